@@ -1,0 +1,3 @@
+from facedeblur.cli import main
+
+raise SystemExit(main())

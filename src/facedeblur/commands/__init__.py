@@ -1,0 +1,1 @@
+"""Subcommands of the ``facedeblur`` CLI; each module imports only the standard library at top level."""
