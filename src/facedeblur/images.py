@@ -52,9 +52,10 @@ def read_image(path: str | Path) -> np.ndarray:
     try:
         with Image.open(path) as im:
             im.load()
+            file_format = im.format  # exif_transpose returns a copy without it
             im = ImageOps.exif_transpose(im)
             mode = im.mode
-            sixteen = mode in ("I;16", "I;16B", "I;16L", "I") or _png_is_16bit_rgb(path, im)
+            sixteen = mode in ("I;16", "I;16B", "I;16L", "I") or _png_is_16bit_rgb(path, file_format)
             if sixteen:
                 array = _read_16bit(path, im)
             else:
@@ -72,9 +73,9 @@ def read_image(path: str | Path) -> np.ndarray:
     return array
 
 
-def _png_is_16bit_rgb(path: Path, im) -> bool:
+def _png_is_16bit_rgb(path: Path, file_format: str | None) -> bool:
     # PIL decodes 16-bit colour PNGs to 8 bits; detect them from the header to keep full depth.
-    if im.format != "PNG":
+    if file_format != "PNG":
         return False
     with open(path, "rb") as fh:
         header = fh.read(26)

@@ -1,0 +1,52 @@
+"""Helpers for the restoration tests: a tiny model saved like a bundled one, small test photos."""
+
+from __future__ import annotations
+
+from facedeblur.face.align import template
+from facedeblur.models.hub import WeightsMetadata, save_weights
+from facedeblur.models.registry import build_model
+
+
+def make_tiny_model(path, seed: int = 0):
+    """A small chrysos network with a random (non-identity) output map, saved like a bundled model."""
+    import torch
+
+    torch.manual_seed(seed)
+    model = build_model("chrysos", width=8, blocks=2)
+    with torch.no_grad():
+        model.to_image.weight.normal_(0, 0.05)  # the untrained net starts as the identity: make it change faces
+    meta = WeightsMetadata(
+        name="tiny",
+        architecture="chrysos",
+        config={"width": 8, "blocks": 2},
+        face_size=128,
+        template=template(128).tolist(),
+        training_data="none (test fixture)",
+        data_license="n/a",
+        trained_on="cpu",
+        metrics={"psnr": 1.0},
+    )
+    save_weights(model, path, meta)
+    return path
+
+
+def trim_video(src, dst, seconds: float = 1.0) -> None:
+    """Copy the first ``seconds`` of a video (all streams, no re-encoding) to ``dst``."""
+    import av
+
+    with av.open(str(src)) as inp, av.open(str(dst), "w") as out:
+        streams = {s.index: out.add_stream_from_template(s) for s in inp.streams if s.type in ("video", "audio")}
+        for packet in inp.demux(*[s for s in inp.streams if s.index in streams]):
+            if packet.dts is None or float(packet.dts * packet.time_base) >= seconds:
+                continue
+            packet.stream = streams[packet.stream.index]
+            out.mux(packet)
+
+
+def face_photo(face, height: int = 240, width: int = 240, side: int = 150, seed: int = 0):
+    """A small uint8 RGB photo with one real face in the middle."""
+    from _face_helpers import canvas, place
+
+    image = canvas(height, width, seed=seed)
+    place(image, face, (width - side) // 2, (height - side) // 2, side)
+    return image

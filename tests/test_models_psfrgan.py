@@ -1,0 +1,161 @@
+"""PSFR-GAN: generator and bundle shapes, conditioning, discriminators, one GAN step, weights round trip."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from facedeblur.models.parsenet import logits_to_onehot
+from facedeblur.models.psfrgan import build_psfrgan, parse_faces, resize_condition
+from facedeblur.models.psfrgan_discriminators import build_psfrgan_discriminator
+
+TINY_P = {"size": 32, "base_channels": 4, "min_channels": 4, "max_channels": 8, "min_feat_size": 8, "num_body_blocks": 1}
+TINY = {"size": 32, "min_feat_size": 4, "base_channels": 4, "min_channels": 4, "max_channels": 16, "style_hidden": 8}
+
+
+def _bundle(**kw):
+    torch.manual_seed(0)
+    return build_psfrgan(**{**TINY, **kw}, parsenet=TINY_P)
+
+
+def test_bundle_shapes_and_progressive_scales():
+    model = _bundle()
+    out = model(torch.rand(2, 3, 32, 32))
+    assert out.shape == (2, 3, 32, 32)
+    assert model.generator.sides == [4, 8, 16, 32]
+    assert tuple(model.generator.const_input.shape) == (1, 16, 4, 4)  # channels shrink as sides grow
+    assert model.generator.to_rgb.in_channels == 4
+
+
+def test_generator_uses_the_parsing_map_and_the_lq_image():
+    model = _bundle().eval()
+    lq = torch.rand(1, 3, 32, 32)
+    p1 = logits_to_onehot(torch.randn(1, 10, 32, 32))
+    p2 = logits_to_onehot(torch.randn(1, 10, 32, 32))
+    with torch.no_grad():
+        a, b = model(lq, p1), model(lq, p2)
+        c = model(torch.rand(1, 3, 32, 32), p1)
+    assert (a - b).abs().max() > 1e-4
+    assert (a - c).abs().max() > 1e-4
+
+
+def test_bundle_forward_equals_explicit_parse_then_generate():
+    model = _bundle().eval()
+    lq = torch.rand(2, 3, 32, 32)
+    parsing = model.parse(lq)
+    assert torch.equal(parsing.sum(1), torch.ones(2, 32, 32))
+    assert torch.equal(parsing, parse_faces(model.parsenet, lq))
+    with torch.no_grad():
+        torch.testing.assert_close(model(lq), model.generator(lq, parsing))
+
+
+def test_parsenet_stays_frozen_in_eval_mode():
+    model = _bundle().train()
+    assert not model.parsenet.training and model.generator.training
+    assert not any(p.requires_grad for p in model.parsenet.parameters())
+
+
+def test_parsenet_at_another_size_is_resized():
+    model = build_psfrgan(**{**TINY, "size": 64}, parsenet=TINY_P)
+    assert model(torch.rand(1, 3, 64, 64)).shape == (1, 3, 64, 64)
+
+
+def test_resize_condition_keeps_onehot_partition():
+    cond = torch.cat([torch.rand(1, 3, 32, 32), logits_to_onehot(torch.randn(1, 10, 32, 32))], 1)
+    small = resize_condition(cond, 8)
+    assert small.shape == (1, 13, 8, 8)
+    torch.testing.assert_close(small[:, 3:].sum(1), torch.ones(1, 8, 8))
+
+
+def test_spectral_norm_on_generator_convs():
+    model = _bundle()
+    names = [n for n, _ in model.generator.named_parameters()]
+    assert any("head_conv.parametrizations.weight" in n for n in names)
+    assert any("stages.0.block.conv0.parametrizations.weight" in n for n in names)
+
+
+def test_input_checks():
+    model = _bundle()
+    with pytest.raises(ValueError, match="32x32"):
+        model(torch.rand(1, 3, 16, 16))
+    with pytest.raises(ValueError, match="parsing"):
+        model.generator(torch.rand(1, 3, 32, 32), torch.rand(1, 5, 32, 32))
+    with pytest.raises(ValueError, match="min_feat_size"):
+        build_psfrgan(size=32, min_feat_size=64)
+
+
+def test_discriminators_three_scales_conditioned_on_parsing():
+    disc = build_psfrgan_discriminator(num_classes=10, base_channels=4, num_layers=1)
+    img = torch.rand(2, 3, 32, 32)
+    p1 = logits_to_onehot(torch.randn(2, 10, 32, 32))
+    outs = disc(img, p1)
+    assert len(outs) == 3
+    assert [o[-1].shape[1] for o in outs] == [1, 1, 1]
+    assert outs[0][-1].shape[-1] > outs[1][-1].shape[-1] > outs[2][-1].shape[-1]
+    p2 = logits_to_onehot(torch.randn(2, 10, 32, 32))
+    assert (disc(img, p2)[0][-1] - outs[0][-1]).abs().max() > 0
+    norms = [m for m in disc.modules() if isinstance(m, torch.nn.InstanceNorm2d)]
+    assert norms and all(hasattr(c, "parametrizations") for c in disc.modules() if isinstance(c, torch.nn.Conv2d))
+
+
+def test_one_gan_step_on_cpu_updates_generator_and_discriminator():
+    from facedeblur.losses.adversarial import d_hinge_loss, g_hinge_loss
+    from facedeblur.losses.feature_matching import feature_matching_loss
+    from facedeblur.losses.style import semantic_style_loss
+
+    model = _bundle().train()
+    disc = build_psfrgan_discriminator(num_classes=10, base_channels=4, num_layers=1)
+    opt_g = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=1e-4, betas=(0.5, 0.999))
+    opt_d = torch.optim.Adam(disc.parameters(), lr=4e-4, betas=(0.5, 0.999))
+    lq, gt = torch.rand(2, 3, 32, 32), torch.rand(2, 3, 32, 32)
+    before_g = [p.detach().clone() for p in model.generator.parameters()]
+    before_p = [p.detach().clone() for p in model.parsenet.parameters()]
+    before_d = [p.detach().clone() for p in disc.parameters()]
+
+    parse_lq, parse_hq = model.parse(lq), model.parse(gt)
+    fake = model(lq, parse_lq)
+    disc.requires_grad_(False)
+    fake_outs = disc(fake, parse_hq)
+    real_outs = disc(gt, parse_hq)
+    feats = [torch.nn.functional.avg_pool2d(fake, 2)]
+    real_feats = [torch.nn.functional.avg_pool2d(gt, 2)]
+    loss_g = (
+        10 * (fake - gt).abs().mean()
+        + 10 * feature_matching_loss(fake_outs, real_outs)
+        + g_hinge_loss([o[-1] for o in fake_outs])
+        + semantic_style_loss(feats, real_feats, parse_hq)
+    )
+    opt_g.zero_grad()
+    loss_g.backward()
+    opt_g.step()
+    disc.requires_grad_(True)
+    loss_d = d_hinge_loss([o[-1] for o in disc(gt, parse_hq)], [o[-1] for o in disc(fake.detach(), parse_hq)])
+    opt_d.zero_grad()
+    loss_d.backward()
+    opt_d.step()
+
+    assert torch.isfinite(loss_g) and torch.isfinite(loss_d)
+    assert any(not torch.equal(a, b) for a, b in zip(before_g, model.generator.parameters(), strict=True))
+    assert all(torch.equal(a, b) for a, b in zip(before_p, model.parsenet.parameters(), strict=True))
+    assert any(not torch.equal(a, b) for a, b in zip(before_d, disc.parameters(), strict=True))
+
+
+def test_weights_file_holds_both_networks_and_works_alone(tmp_path):
+    from facedeblur.models.hub import WeightsMetadata, load_weights, save_weights
+
+    model = _bundle().eval()
+    config = {**TINY, "parsenet": TINY_P}
+    meta = WeightsMetadata(
+        name="psfrgan", architecture="psfrgan", config=config, face_size=32, template=[[0.0, 0.0]] * 5,
+        training_data="test", data_license="test", trained_on="cpu",
+    )
+    save_weights(model, tmp_path / "psfrgan.safetensors", meta)
+    from safetensors import safe_open
+
+    with safe_open(str(tmp_path / "psfrgan.safetensors"), framework="pt") as fh:
+        keys = list(fh.keys())
+    assert any(k.startswith("parsenet.") for k in keys) and any(k.startswith("generator.") for k in keys)
+    loaded, _ = load_weights(tmp_path / "psfrgan.safetensors", architecture="psfrgan")
+    lq = torch.rand(1, 3, 32, 32)
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(lq), model(lq))
