@@ -1,8 +1,10 @@
 """Per-class IoU of a parsing network on validation faces, clean and degraded (fixed seed).
 
 Targets are the landmark pseudo-labels of the sharp validation faces (``facedeblur data parse-labels``);
-the network parses the clean face and the same face degraded by each recipe (``deblur``, ``restore``;
-sample ``i`` uses ``numpy.random.default_rng([seed, i])``). Prints a markdown table and writes JSON.
+faces are resized to ``--size`` (128), the network parses them at its own size and its logits are
+resized back (as inside PSFR-GAN); it parses the clean face and the same face degraded by each
+recipe (``deblur``, ``restore``; sample ``i`` uses ``numpy.random.default_rng([seed, i])``).
+Prints a markdown table and writes JSON.
 
     facedeblur data parse-labels ../shared/data/utkface/val -o runs/parse-labels/val
     python benchmarks/parsenet_miou.py --model parsenet --labels runs/parse-labels/val
@@ -28,8 +30,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--recipes", default="clean,deblur,restore")
     parser.add_argument("--limit", type=int, default=500)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--size", type=int, default=128, help="face size the labels are scored at")
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--json", default=None, help="write the figures here")
+    parser.add_argument(
+        "--prior-labels",
+        default=None,
+        help="training label folder: also score the per-pixel most frequent training label (ignores the image)",
+    )
     args = parser.parse_args(argv)
 
     import numpy as np
@@ -41,6 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     from facedeblur.face.parsing import PARSING_CLASSES
     from facedeblur.images import read_image, to_float_rgb
     from facedeblur.models.hub import load_weights, resolve_model
+    from facedeblur.models.psfrgan import parse_faces
     from facedeblur.train.tasks.parsenet import LabelIndex
 
     model, meta = load_weights(resolve_model(args.model))
@@ -48,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     if meta.architecture not in ("parsenet", "psfrgan"):
         print(f"{args.model}: a {meta.architecture} model has no parsing network", file=sys.stderr)
         return 2
-    size = net.size
+    size = meta.face_size if meta.architecture == "psfrgan" else args.size
     labels = LabelIndex(args.labels, size)
     files = [f for f in list_images(args.faces) if f.stem in labels.paths or f.name.split(".")[0] in labels.paths]
     files = files[: args.limit]
@@ -58,6 +67,15 @@ def main(argv: list[str] | None = None) -> int:
     recipes = [r.strip() for r in args.recipes.split(",") if r.strip()]
     n = len(PARSING_CLASSES)
     conf = {r: np.zeros((n, n), np.int64) for r in recipes}
+    prior = None
+    if args.prior_labels:
+        train_labels = LabelIndex(args.prior_labels, size)
+        counts = np.zeros((n, size, size), np.int64)
+        for label_path in sorted(train_labels.paths.values())[:1000]:
+            lab = train_labels.get(str(label_path))
+            counts += lab[None] == np.arange(n)[:, None, None]
+        prior = counts.argmax(0)
+        conf["prior (no image)"] = np.zeros((n, n), np.int64)
     start = time.time()
     torch.set_grad_enabled(False)
     for b0 in range(0, len(files), args.batch_size):
@@ -69,10 +87,14 @@ def main(argv: list[str] | None = None) -> int:
                 imgs = gts
             else:
                 recipe = load_recipe(r)
-                imgs = [degrade_numpy(g, recipe, np.random.default_rng([args.seed, b0 + i]))[0] for i, g in enumerate(gts)]
+                imgs = [
+                    degrade_numpy(g, recipe, np.random.default_rng([args.seed, b0 + i]))[0] for i, g in enumerate(gts)
+                ]
             x = torch.from_numpy(np.stack(imgs).transpose(0, 3, 1, 2).copy()).float()
-            pred = net.parse(x).argmax(1).numpy()
+            pred = parse_faces(net, x).argmax(1).numpy()
             conf[r] += confusion_matrix(pred, target, n)
+        if prior is not None:
+            conf["prior (no image)"] += confusion_matrix(np.broadcast_to(prior, target.shape), target, n)
     results = {
         r: {
             "miou": round(mean_iou(c), 4),
@@ -88,7 +110,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"| {r} | {res['miou']:.3f} | " + " | ".join(f"{v:.3f}" for v in res["iou"].values()) + " |")
     print(f"\n({time.time() - start:.0f} s)")
     if args.json:
-        Path(args.json).write_text(json.dumps({"model": args.model, "faces": len(files), "seed": args.seed, "results": results}, indent=1))
+        Path(args.json).write_text(
+            json.dumps({"model": args.model, "faces": len(files), "seed": args.seed, "results": results}, indent=1)
+        )
     return 0
 
 

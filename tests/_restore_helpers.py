@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+from pathlib import Path
+
 from facedeblur.face.align import template
 from facedeblur.models.hub import WeightsMetadata, save_weights
 from facedeblur.models.registry import build_model
@@ -30,19 +33,6 @@ def make_tiny_model(path, seed: int = 0):
     return path
 
 
-def trim_video(src, dst, seconds: float = 1.0) -> None:
-    """Copy the first ``seconds`` of a video (all streams, no re-encoding) to ``dst``."""
-    import av
-
-    with av.open(str(src)) as inp, av.open(str(dst), "w") as out:
-        streams = {s.index: out.add_stream_from_template(s) for s in inp.streams if s.type in ("video", "audio")}
-        for packet in inp.demux(*[s for s in inp.streams if s.index in streams]):
-            if packet.dts is None or float(packet.dts * packet.time_base) >= seconds:
-                continue
-            packet.stream = streams[packet.stream.index]
-            out.mux(packet)
-
-
 def face_photo(face, height: int = 240, width: int = 240, side: int = 150, seed: int = 0):
     """A small uint8 RGB photo with one real face in the middle."""
     from _face_helpers import canvas, place
@@ -50,3 +40,11 @@ def face_photo(face, height: int = 240, width: int = 240, side: int = 150, seed:
     image = canvas(height, width, seed=seed)
     place(image, face, (width - side) // 2, (height - side) // 2, side)
     return image
+
+
+@lru_cache(maxsize=4)
+def cached_val_faces(folder: Path, count: int) -> tuple:
+    """``_face_helpers.val_faces`` computed once per test session (detection on UTKFace costs seconds)."""
+    from _face_helpers import val_faces
+
+    return tuple(val_faces(folder, count))

@@ -7,7 +7,7 @@ import torch
 from facedeblur.config import ConfigError
 from facedeblur.degrade import kernels as K
 from facedeblur.degrade import ops
-from facedeblur.degrade.jpeg import jpeg_numpy, jpeg_torch, quant_table, LUMA_TABLE
+from facedeblur.degrade.jpeg import LUMA_TABLE, jpeg_numpy, jpeg_torch, quant_table
 from facedeblur.degrade.recipes import (
     RECIPES,
     DeblurRecipe,
@@ -78,7 +78,7 @@ def test_yaml_configs_spell_out_the_defaults():
 def test_numpy_and_torch_primitives_agree():
     img = synthetic_faces(3, 48)
     kernels = [K.shake_kernel(15, np.random.default_rng(0)), K.motion_kernel(5.3, 20), K.gaussian_kernel(9, 2, 1, 30)]
-    np_out = np.stack([ops.blur_numpy(im, k) for im, k in zip(img, kernels)])
+    np_out = np.stack([ops.blur_numpy(im, k) for im, k in zip(img, kernels, strict=True)])
     t_out = ops.blur_torch(to_batch(img), kernels).permute(0, 2, 3, 1).numpy()
     np.testing.assert_allclose(np_out, t_out, atol=2e-5)
     np_small = ops.resize_numpy(img[0], 17, 13)
@@ -117,7 +117,7 @@ def test_quant_table_scaling_matches_libjpeg():
 @pytest.mark.parametrize("name", ["deblur", "restore"])
 def test_numpy_and_torch_statistics_match(name):
     recipe = RECIPES[name](grayscale_probability=0.3, motion_probability=0.3) if name == "restore" else DeblurRecipe()
-    faces = synthetic_faces(24, 64)
+    faces = synthetic_faces(16, 48)
     rng = np.random.default_rng(0)
     np_psnr = []
     for _ in range(4):
@@ -131,9 +131,10 @@ def test_numpy_and_torch_statistics_match(name):
         lq, params = degrade_torch(batch, recipe, gen)
         t_psnr.extend(psnr(lq.numpy(), prepare_target(batch, params).numpy()))
     np_psnr, t_psnr = np.array(np_psnr), np.array(t_psnr)
-    # different random draws, same distribution: means agree within a fraction of the spread
-    assert abs(np_psnr.mean() - t_psnr.mean()) < 0.6, (np_psnr.mean(), t_psnr.mean())
-    assert abs(np_psnr.std() - t_psnr.std()) < 1.0
+    # different random draws from one distribution: means agree within three standard errors
+    se = np.sqrt(np_psnr.var() / len(np_psnr) + t_psnr.var() / len(t_psnr))
+    assert abs(np_psnr.mean() - t_psnr.mean()) < 3 * se, (np_psnr.mean(), t_psnr.mean(), se)
+    assert 0.6 < np_psnr.std() / t_psnr.std() < 1.6
 
 
 @pytest.mark.parametrize("name", ["deblur", "restore"])
@@ -142,7 +143,7 @@ def test_same_parameters_same_result(name):
     faces = synthetic_faces(6, 64, seed=3)
     rng = np.random.default_rng(5)
     params = [sample_params(recipe, rng, 64, 64) for _ in faces]
-    np_out = np.stack([apply_params_numpy(f, p, rng) for f, p in zip(faces, params)])
+    np_out = np.stack([apply_params_numpy(f, p, rng) for f, p in zip(faces, params, strict=True)])
     t_out = apply_params_torch(to_batch(faces), params).permute(0, 2, 3, 1).numpy()
     # identical up to float rounding and JPEG emulation (a few 8-bit levels)
     assert np.sqrt(np.mean((np_out - t_out) ** 2)) * 255 < 2.5

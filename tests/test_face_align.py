@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from _face_helpers import val_faces
 
+from _face_helpers import val_faces
 from facedeblur.face.align import (
     align_face,
     align_matrix,

@@ -7,8 +7,8 @@ import threading
 
 import numpy as np
 import pytest
-from _face_helpers import canvas, place, val_faces
 
+from _face_helpers import canvas, place, val_faces
 from facedeblur.face.detect import Face, detect_faces, find_faces, fit_landmarks, to_uint8_rgb
 from facedeblur.face.model_files import DLIB_MODEL_FILES, dlib_model_path
 
@@ -79,7 +79,7 @@ def test_large_photo_searched_downscaled_and_boxes_mapped_back(faces):
     box = place(image, faces[0], 1500, 500, 640)
     search = find_faces(image, max_side=1280)
     assert search.scale == pytest.approx(1280 / 2600, rel=1e-3)
-    full = find_faces(image, max_side=None, upsample=0)
+    full = find_faces(image, max_side=0, upsample=0)
     assert full.scale == 1.0
     assert len(search.faces) == len(full.faces) == 1
     small, big = search.faces[0], full.faces[0]

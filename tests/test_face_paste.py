@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from _face_helpers import canvas, place, val_faces
 
+from _face_helpers import canvas, place, val_faces
 from facedeblur.face.align import align_face, invert_affine, template
 from facedeblur.face.detect import detect_faces
 from facedeblur.face.paste import crop_mask, paste_faces, paste_faces_pixels
@@ -65,9 +65,10 @@ def test_pasting_the_unchanged_crops_leaves_no_seam(scene):
     error = np.abs(out - rgb)
     assert error.mean() < 0.01 and np.percentile(error, 99) < 0.1  # resampling only
     # a restoration of another brightness fades in smoothly: no step anywhere
-    darker = paste_faces(rgb, [c * 0.5 for c in crops], list(matrices))
-    _, mask = paste_faces(rgb, list(crops), list(matrices), return_mask=True)
-    diff = (out - darker).mean(axis=2) / np.maximum(out.mean(axis=2), 1e-3)  # = 0.5 x blend weight
+    light = paste_faces(rgb, [np.full_like(c, 0.8) for c in crops], list(matrices))
+    dark, mask = paste_faces(rgb, [np.full_like(c, 0.3) for c in crops], list(matrices), return_mask=True)
+    diff = (light - dark).mean(axis=2)  # = 0.5 x blend weight
+    assert np.allclose(diff, 0.5 * mask, atol=1e-5)
     steps = max(np.abs(np.diff(diff, axis=0)).max(), np.abs(np.diff(diff, axis=1)).max())
     assert diff.max() > 0.45 and steps < 0.05
     assert max(np.abs(np.diff(mask, axis=0)).max(), np.abs(np.diff(mask, axis=1)).max()) < 0.08
@@ -129,6 +130,12 @@ def test_every_pixel_format_survives_the_round_trip(channels, dtype):
         assert np.array_equal(out[..., -1], pixels[..., -1])  # alpha is never touched
     # converting to float and back without pasting is lossless too
     assert np.array_equal(from_float_rgb(*to_float_rgb(pixels)).reshape(pixels.shape), pixels) or channels in (1, 2)
+
+
+def test_no_face_leaves_the_image_unchanged():
+    pixels = np.random.default_rng(7).integers(0, 65536, (30, 40, 2)).astype(np.uint16)
+    out = paste_faces_pixels(pixels, [], [])
+    assert out is not pixels and np.array_equal(out, pixels) and out.dtype == np.uint16
 
 
 def test_bad_arguments_are_rejected():

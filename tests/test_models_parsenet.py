@@ -38,7 +38,7 @@ def test_learns_a_fixed_labelling():
     labels = (torch.arange(32).view(1, 1, 32) // 4 % 10).expand(4, 32, 32).contiguous()
     opt = torch.optim.Adam(net.parameters(), lr=1e-2)
     first = None
-    for _ in range(15):
+    for _ in range(8):
         loss = torch.nn.functional.cross_entropy(net.parse(x), labels)
         first = float(loss.detach()) if first is None else first
         opt.zero_grad()
@@ -49,12 +49,24 @@ def test_learns_a_fixed_labelling():
 
 def test_bad_inputs_are_refused_with_messages():
     net = build_parsenet(**TINY)
-    with pytest.raises(ValueError, match="32x32"):
-        net(torch.rand(1, 3, 16, 16))
+    with pytest.raises(ValueError, match="square"):
+        net(torch.rand(1, 3, 32, 16))
     with pytest.raises(ValueError, match="RGB"):
         net(torch.rand(1, 1, 32, 32))
     with pytest.raises(ValueError, match="power of two"):
         build_parsenet(size=100)
+
+
+def test_other_input_sizes_are_parsed_at_the_network_size_and_returned_at_theirs():
+    net = build_parsenet(**TINY).eval()
+    x = torch.rand(1, 3, 64, 64)
+    logits, image = net.forward_both(x)
+    assert logits.shape == (1, 10, 64, 64) and image.shape == (1, 3, 64, 64)
+    small = torch.nn.functional.interpolate(x, size=(32, 32), mode="bilinear", antialias=True)
+    with torch.no_grad():
+        direct = net.parse(small)
+        up = torch.nn.functional.interpolate(direct, size=(64, 64), mode="bilinear", align_corners=False)
+        torch.testing.assert_close(net.parse(x), up)
 
 
 def test_onehot_helpers_partition_the_image():
@@ -79,3 +91,37 @@ def test_miou_on_a_hand_made_example():
     assert np.isnan(iou_per_class(conf4)[3])
     assert mean_iou(conf4) == pytest.approx(mean_iou(conf))
     assert mean_iou(confusion_matrix(target[:3], target[:3], 3)) == 1.0
+
+
+def test_training_task_reads_labels_and_flips_them(tmp_path):
+    from facedeblur.face.parsing import flip_parsing_map
+    from facedeblur.images import write_image
+    from facedeblur.train.config import DataConfig
+    from facedeblur.train.tasks.parsenet import IGNORE_LABEL, ParseNetTask
+
+    rng = np.random.default_rng(0)
+    faces = tmp_path / "faces"
+    labels = tmp_path / "labels"
+    img = (rng.random((32, 32, 3)) * 255).astype(np.uint8)
+    write_image(faces / "a.png", img)
+    lab = np.zeros((32, 32), np.uint8)
+    lab[4:12, 2:10] = 4  # a "left eye" on the image's left side
+    write_image(labels / "a.png", lab[:, :, None])
+
+    options = ParseNetTask.parse_options({"net": {**TINY, "size": 16}, "labels": str(labels), "restore_fraction": 0.5})
+    task = ParseNetTask(options, DataConfig(size=32))
+    task.models = task.build_models()
+    gt = torch.from_numpy(img.astype(np.float32) / 255).permute(2, 0, 1)[None]
+    paths = [str(faces / "a.png"), str(faces / "a.png"), str(faces / "missing.png")]
+    batch_gt = torch.cat([gt, gt.flip(-1), gt])
+    target = task.labels.batch(paths, torch.device("cpu"), batch_gt)
+    small = np.asarray(target[0])
+    assert small.shape == (32, 32) and (small == 4).any()
+    np.testing.assert_array_equal(np.asarray(target[1]), flip_parsing_map(small.astype(np.uint8)))
+    assert (target[2] == IGNORE_LABEL).all()
+
+    batch = {"lq": batch_gt.clone(), "gt": batch_gt, "path": paths}
+    loss, logs = task.generator_step(batch, 0)
+    loss.backward()
+    assert {"ce", "l1", "pixel_acc"} <= set(logs)
+    assert task.restore(task.models["generator"], batch["lq"]).shape == (3, 3, 32, 32)

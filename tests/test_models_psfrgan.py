@@ -9,7 +9,14 @@ from facedeblur.models.parsenet import logits_to_onehot
 from facedeblur.models.psfrgan import build_psfrgan, parse_faces, resize_condition
 from facedeblur.models.psfrgan_discriminators import build_psfrgan_discriminator
 
-TINY_P = {"size": 32, "base_channels": 4, "min_channels": 4, "max_channels": 8, "min_feat_size": 8, "num_body_blocks": 1}
+TINY_P = {
+    "size": 32,
+    "base_channels": 4,
+    "min_channels": 4,
+    "max_channels": 8,
+    "min_feat_size": 8,
+    "num_body_blocks": 1,
+}
 TINY = {"size": 32, "min_feat_size": 4, "base_channels": 4, "min_channels": 4, "max_channels": 16, "style_hidden": 8}
 
 
@@ -146,8 +153,14 @@ def test_weights_file_holds_both_networks_and_works_alone(tmp_path):
     model = _bundle().eval()
     config = {**TINY, "parsenet": TINY_P}
     meta = WeightsMetadata(
-        name="psfrgan", architecture="psfrgan", config=config, face_size=32, template=[[0.0, 0.0]] * 5,
-        training_data="test", data_license="test", trained_on="cpu",
+        name="psfrgan",
+        architecture="psfrgan",
+        config=config,
+        face_size=32,
+        template=[[0.0, 0.0]] * 5,
+        training_data="test",
+        data_license="test",
+        trained_on="cpu",
     )
     save_weights(model, tmp_path / "psfrgan.safetensors", meta)
     from safetensors import safe_open
@@ -159,3 +172,81 @@ def test_weights_file_holds_both_networks_and_works_alone(tmp_path):
     lq = torch.rand(1, 3, 32, 32)
     with torch.no_grad():
         torch.testing.assert_close(loaded(lq), model(lq))
+
+
+def _tiny_parsenet_file(tmp_path):
+    from facedeblur.models.hub import WeightsMetadata, save_weights
+    from facedeblur.models.parsenet import build_parsenet
+
+    path = tmp_path / "tiny-parsenet.safetensors"
+    meta = WeightsMetadata(
+        name="tiny",
+        architecture="parsenet",
+        config=TINY_P,
+        face_size=32,
+        template=[[0.0, 0.0]] * 5,
+        training_data="test",
+        data_license="test",
+        trained_on="cpu",
+    )
+    save_weights(build_parsenet(**TINY_P), path, meta)
+    return path
+
+
+def test_training_task_gan_step_and_export_config(tmp_path):
+    from facedeblur.models.registry import build_model
+    from facedeblur.train.config import DataConfig
+    from facedeblur.train.tasks.psfrgan import PSFRGanTask
+
+    options = PSFRGanTask.parse_options(
+        {
+            "net": TINY,
+            "parsenet_weights": str(_tiny_parsenet_file(tmp_path)),
+            "disc": {"base_channels": 4, "num_layers": 1},
+            "restore_fraction": 1.0,
+            "style_layers": [2, 3],
+            "perceptual_weight": 1.0,
+        }
+    )
+    task = PSFRGanTask(options, DataConfig(size=32))
+    task.models = task.build_models()
+    opts = task.build_optimizers(task.models)
+    assert set(opts) == {"generator", "discriminator"}
+    n_opt = sum(p.numel() for group in opts["generator"].param_groups for p in group["params"])
+    assert n_opt == sum(p.numel() for p in task.models["generator"].generator.parameters())
+    rebuilt = build_model("psfrgan", **task.generator_config())
+    assert set(rebuilt.state_dict()) == set(task.models["generator"].state_dict())
+
+    batch = {"lq": torch.rand(2, 3, 32, 32), "gt": torch.rand(2, 3, 32, 32), "path": ["a.jpg", "b.jpg"]}
+    loss, logs = task.generator_step(batch, 0)
+    assert set(logs) == {"l1", "fm", "g_hinge", "style", "perceptual"}
+    loss.backward()
+    assert task.models["generator"].generator.to_rgb.weight.grad is not None
+    d_loss, d_logs = task.discriminator_step(batch, 0)
+    d_loss.backward()
+    assert "d_hinge" in d_logs and torch.isfinite(d_loss)
+    restored = task.restore(task.models["generator"], batch["lq"])
+    assert restored.shape == (2, 3, 32, 32)
+
+
+def test_training_task_refuses_a_non_parsenet_file(tmp_path):
+    from facedeblur.config import ConfigError
+    from facedeblur.models.hub import WeightsMetadata, save_weights
+    from facedeblur.train.config import DataConfig
+    from facedeblur.train.tasks.psfrgan import PSFRGanTask
+
+    path = tmp_path / "g.safetensors"
+    meta = WeightsMetadata(
+        name="g",
+        architecture="psfrgan",
+        config={**TINY, "parsenet": TINY_P},
+        face_size=32,
+        template=[[0.0, 0.0]] * 5,
+        training_data="t",
+        data_license="t",
+        trained_on="cpu",
+    )
+    save_weights(_bundle(), path, meta)
+    task = PSFRGanTask(PSFRGanTask.parse_options({"net": TINY, "parsenet_weights": str(path)}), DataConfig(size=32))
+    with pytest.raises(ConfigError, match="not parsenet"):
+        task.build_models()

@@ -9,8 +9,7 @@ import sys
 import numpy as np
 import pytest
 
-from _face_helpers import val_faces
-from _restore_helpers import face_photo, make_tiny_model
+from _restore_helpers import cached_val_faces, face_photo, make_tiny_model
 from facedeblur.cli import main
 from facedeblur.images import read_image, write_image
 from facedeblur.video import write_video
@@ -23,7 +22,7 @@ def tiny_model(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def faces(utkface_val):
-    return val_faces(utkface_val, 2)
+    return cached_val_faces(utkface_val, 2)
 
 
 @pytest.fixture(scope="module")
@@ -149,12 +148,23 @@ def test_refuses_to_overwrite_inputs_and_bad_options(tmp_path, photo, tiny_model
     assert read_image(tmp_path / "a.jpg").shape == photo.shape
 
 
-def test_models_command(tiny_model, capsys):
+def test_models_command(tiny_model, tmp_path, monkeypatch, capsys):
+    import shutil
+
+    import facedeblur.models.hub as hub
+
+    weights = tmp_path / "weights"
+    weights.mkdir()
+    shutil.copy(tiny_model, weights / "tiny.safetensors")
+    (weights / "broken.safetensors").write_bytes(b"not safetensors")
+    monkeypatch.setattr(hub, "WEIGHTS_DIR", weights)
     assert main(["models"]) == 0
     listing = capsys.readouterr().out
-    assert "architecture" in listing or "no bundled models" in listing
-    assert main(["models", tiny_model, "--json"]) == 0
+    assert "tiny" in listing and "chrysos" in listing and "psnr 1" in listing and "n/a" in listing
+    assert "broken" in listing and "unreadable" in listing
+    assert main(["models", "tiny", "--json"]) == 0
     meta = json.loads(capsys.readouterr().out)
-    assert meta["architecture"] == "chrysos" and meta["metrics"] == {"psnr": 1.0}
+    assert meta["architecture"] == "chrysos" and meta["metrics"] == {"psnr": 1.0} and meta["face_size"] == 128
     assert main(["models", "no-such-model"]) == 2
-    assert "known models" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "unknown model 'no-such-model'" in err and "broken, tiny" in err

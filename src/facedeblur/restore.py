@@ -200,11 +200,13 @@ class RestoreResult:
         image: the restored image, same type (numpy or PIL), size, dtype and channels as the input.
         faces: the faces found, in the detector's order (largest first).
         timings: seconds spent per stage (detect, align, model, paste, total).
+        skipped: faces found but left alone for being smaller than ``min_face_size``.
     """
 
     image: Any
     faces: list[RestoredFace] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
+    skipped: int = 0
 
 
 @dataclass
@@ -256,6 +258,8 @@ class Restorer:
         _check_fidelity(fidelity)
         if min_face_size < 0:
             raise ValueError(f"min_face_size must be >= 0, got {min_face_size}")
+        if detector not in ("hog", "cnn"):
+            raise ValueError(f"detector must be 'hog' or 'cnn', got {detector!r}")
         if isinstance(model, FaceModel) and not isinstance(model, (str, Path)):
             self.model = model
         else:
@@ -278,18 +282,20 @@ class Restorer:
     def detect(self, image: Any) -> list:
         """Detect faces (with 5 landmarks) in any supported image, after the size/centre filters."""
         rgb, _, _, _ = _to_float(image)
-        return self._detect_rgb(rgb)
+        return self._detect_rgb(rgb)[0]
 
-    def _detect_rgb(self, rgb: np.ndarray, upsample: int | None = None) -> list:
+    def _detect_rgb(self, rgb: np.ndarray, upsample: int | None = None) -> tuple[list, list]:
         return self._detect_uint8((np.clip(rgb, 0, 1) * 255 + 0.5).astype(np.uint8), upsample)
 
-    def _detect_uint8(self, image: np.ndarray, upsample: int | None = None) -> list:
-        from facedeblur.face.detect import detect_faces
+    def _detect_uint8(self, image: np.ndarray, upsample: int | None = None) -> tuple[list, list]:
+        """(faces to restore, faces skipped as smaller than ``min_face_size``)."""
+        from facedeblur.face.detect import find_faces
 
-        faces = detect_faces(image, detector=self.detector, min_size=self.min_face_size, upsample=upsample)
+        search = find_faces(image, detector=self.detector, min_size=self.min_face_size, upsample=upsample)
+        faces = search.faces
         if self.only_center_face and len(faces) > 1:
             faces = [_center_face(faces, image.shape[1], image.shape[0])]
-        return faces
+        return faces, search.skipped
 
     # -- whole images -----------------------------------------------------------------------------
 
@@ -298,7 +304,8 @@ class Restorer:
 
         Args:
             image: numpy array (H, W) or (H, W, C), C in 1..4, uint8/uint16 (or float in [0, 1]), RGB(A)
-                order; or a PIL image.
+                order; or a PIL image (modes L, LA, RGB, RGBA and 16-bit come back as they went in;
+                palette and CMYK images come back as RGB or RGBA).
             fidelity: blend for this call (default: the restorer's).
             faces: skip detection and use these faces (objects with ``box``, ``score``, ``landmarks5``).
 
@@ -310,13 +317,14 @@ class Restorer:
         start = time.perf_counter()
         rgb, alpha, fmt, kind = _to_float(image)
         timings: dict[str, float] = {}
+        skipped: list = []
         if faces is None:
-            faces = self._detect_rgb(rgb)
+            faces, skipped = self._detect_rgb(rgb)
         timings["detect"] = time.perf_counter() - start
         restored_rgb, changed, results = self._restore_faces(rgb, faces, fidelity, timings)
         pixels = _from_float(restored_rgb, alpha, fmt, kind, original=image, changed=changed)
         timings["total"] = time.perf_counter() - start
-        return RestoreResult(image=pixels, faces=results, timings=timings)
+        return RestoreResult(image=pixels, faces=results, timings=timings, skipped=len(skipped))
 
     def _restore_faces(
         self, rgb: np.ndarray, faces: list, fidelity: float, timings: dict[str, float]
@@ -424,7 +432,7 @@ class Restorer:
             # The detector's upsampled pyramid finds small faces but costs ~4x; while every tracked face
             # is large, frames between the once-a-second full searches skip it.
             quick = bool(sizes) and min(sizes) >= QUICK_SEARCH_FACE_SIZE and index % full_search_every != 0
-            found = self._detect_uint8(frame, upsample=0 if quick else None)
+            found, _ = self._detect_uint8(frame, upsample=0 if quick else None)
             tracked = tracker.update([f.box for f in found], [f.landmarks5 for f in found], [f.score for f in found])
             sizes[:] = [float(max(t.box[2] - t.box[0], t.box[3] - t.box[1])) for t in tracked]
             counts.append(len(tracked))

@@ -301,3 +301,45 @@ def write_video(path: str | Path, frames: Iterable[np.ndarray], fps: float = 25.
         if os.path.exists(tmp):
             os.unlink(tmp)
     return count
+
+
+def trim_video(src: str | Path, dst: str | Path, seconds: float) -> VideoInfo:
+    """Copy the first ``seconds`` of a video's video and audio streams without re-encoding, atomically.
+
+    Packets are cut by decoding time, so every kept frame still has the frames it refers to.
+
+    Args:
+        src: input video.
+        dst: output video (same container type, one of :data:`VIDEO_EXTENSIONS`).
+        seconds: length to keep.
+
+    Returns:
+        The :class:`VideoInfo` of the trimmed video.
+
+    Raises:
+        InputError: unreadable input, or nothing left after trimming.
+    """
+    import av
+
+    src, dst = Path(src), Path(dst)
+    if seconds <= 0:
+        raise ValueError(f"seconds must be > 0, got {seconds}")
+    container = _open_input(src)
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{dst.stem}.", suffix=dst.suffix, dir=dst.parent)
+    os.close(fd)
+    try:
+        kept = [s for s in container.streams if s.type in ("video", "audio")]
+        with av.open(tmp, mode="w") as output:
+            streams = {s.index: output.add_stream_from_template(s) for s in kept}
+            for packet in container.demux(kept):
+                if packet.dts is None or float(packet.dts * packet.time_base) >= seconds:
+                    continue
+                packet.stream = streams[packet.stream.index]
+                output.mux(packet)
+        os.replace(tmp, dst)
+    finally:
+        container.close()
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return probe_video(dst)

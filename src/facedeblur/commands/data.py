@@ -19,6 +19,7 @@ def register(subparsers) -> None:
     c.add_argument("folder", help="folder of sharp faces (searched recursively)")
     c.add_argument("--metric", choices=["laplacian", "crete"], default="laplacian", help="score used to select")
     c.add_argument("--threshold", type=float, default=None, help="faces scoring below are rejected")
+    c.add_argument("--size", type=int, default=128, help="score faces resized to SIZE px, the training size (0: as is)")
     c.add_argument("--list", type=int, default=0, metavar="N", help="print the N blurriest faces")
     c.add_argument("--report", default=None, help="write all scores and the summary to this JSON")
     c.add_argument("--keep-list", default=None, help="write the paths that pass --threshold to this file")
@@ -69,13 +70,14 @@ def _run_curate(args: argparse.Namespace) -> int:
     if (args.keep_list or args.move_rejected) and args.threshold is None:
         raise UserError("--keep-list and --move-rejected need --threshold")
     try:
-        scores, failed = score_files(files, METRICS, skip_bad=args.skip_bad, progress=not args.no_progress)
+        size = args.size or None
+        scores, failed = score_files(files, METRICS, args.skip_bad, not args.no_progress, size)
     except InputError as err:
         print(f"facedeblur data curate: error: {err} (use --skip-bad to skip such files)", file=sys.stderr)
         return 1
     ranked = sorted(scores, key=lambda p: scores[p][args.metric])
     summary = {m: _percentiles([s[m] for s in scores.values()]) for m in METRICS}
-    print(f"{len(scores)} faces scored in {root}")
+    print(f"{len(scores)} faces scored in {root}" + (f" at {size} px" if size else ""))
     for m in METRICS:
         print(f"  {m:9s} " + " ".join(f"{k}={v:g}" for k, v in summary[m].items()))
     kept = ranked
@@ -85,7 +87,8 @@ def _run_curate(args: argparse.Namespace) -> int:
         print(f"{args.metric} >= {args.threshold:g}: {len(kept)} of {len(scores)} faces kept ({share:.1f}%)")
     for path in ranked[: args.list]:
         print(f"{scores[path][args.metric]:12.4f}  {path}")
-    rejected = [p for p in ranked if p not in set(kept)]
+    kept_set = set(kept)
+    rejected = [p for p in ranked if p not in kept_set]
     if args.keep_list:
         write_text_atomic(args.keep_list, "".join(f"{p}\n" for p in sorted(kept)))
     if args.move_rejected:
@@ -103,6 +106,7 @@ def _run_curate(args: argparse.Namespace) -> int:
             "folder": str(root),
             "metric": args.metric,
             "threshold": args.threshold,
+            "size": size,
             "scored": len(scores),
             "kept": len(kept),
             "summary": summary,

@@ -33,7 +33,10 @@ def register(subparsers) -> None:
     parser.add_argument("--min-size", type=float, default=16, help="skip faces smaller than this (px, default 16)")
     parser.add_argument("--threshold", type=float, default=0.0, help="minimum detector score (default 0)")
     parser.add_argument(
-        "--max-side", type=int, default=1280, help="search on a copy at most this large (0: full size; default 1280)"
+        "--max-side",
+        type=int,
+        default=None,
+        help="search on a copy at most this large (0: full size; default 1280 for hog, 960 for cnn)",
     )
     parser.add_argument("--upsample", type=int, default=None, help="detector upsamplings (default: automatic)")
     parser.add_argument("--landmarks68", action="store_true", help="also fit and write the 68 landmarks")

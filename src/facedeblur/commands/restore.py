@@ -50,9 +50,13 @@ def register(subparsers) -> None:
     parser.add_argument("--detector", default="hog", choices=("hog", "cnn"), help="face detector (default hog)")
     parser.add_argument("--batch-size", type=int, default=8, help="faces per forward pass (default 8)")
     parser.add_argument(
-        "--save-faces", action="store_true", help="also write aligned input/restored faces to OUT/faces"
+        "--save-faces",
+        action="store_true",
+        help="also write the aligned input and restored faces of photos to OUT/faces",
     )
-    parser.add_argument("--compare", action="store_true", help="also write input|output side by side to OUT/compare")
+    parser.add_argument(
+        "--compare", action="store_true", help="also write input|output of photos side by side to OUT/compare"
+    )
     parser.add_argument("--ext", help="write images with this extension (e.g. png); videos keep theirs")
     parser.add_argument("--skip-existing", action="store_true", help="skip inputs whose output exists (resume)")
     parser.add_argument("--report", metavar="JSON", help=f"run report path (default OUT/{REPORT_NAME})")
@@ -170,14 +174,11 @@ def print_error(message: str) -> None:
 
 def run_batch(args: argparse.Namespace, out_dir: Path, ext: str | None) -> int:
     """Restore every input; report each failure and go on; write the JSON report; 0 when all succeeded."""
-    import json
     import time
 
     from tqdm import tqdm
 
-    from facedeblur import __version__
     from facedeblur.errors import ModelMismatchError, UserError
-    from facedeblur.images import write_text_atomic
     from facedeblur.restore import Restorer
 
     started = time.perf_counter()
@@ -222,6 +223,26 @@ def run_batch(args: argparse.Namespace, out_dir: Path, ext: str | None) -> int:
             raise UserError(str(err)) from err
     out_dir.mkdir(parents=True, exist_ok=True)
     bar = tqdm(jobs, unit="file", disable=True if args.quiet else None, desc="restore", dynamic_ncols=True)
+    try:
+        _restore_all(bar, restorer, out_dir, records, args)
+    finally:  # an interrupted run still leaves its report (and --skip-existing resumes it)
+        bar.close()
+        report = _write_report(report_path, records, restorer, args, ext, time.perf_counter() - started)
+    failed = report["failures"]
+    summary = report["summary"]
+    print(
+        f"restored {summary['restored']} file(s) ({summary['faces']} face(s)), skipped {summary['skipped']}, "
+        f"failed {len(failed)}; report: {report_path}",
+        file=sys.stderr,
+    )
+    return 1 if failed else 0
+
+
+def _restore_all(bar, restorer, out_dir: Path, records: list[dict], args: argparse.Namespace) -> None:
+    import time
+
+    from tqdm import tqdm
+
     for src, dst in bar:
         bar.set_postfix_str(src.name[-30:], refresh=False)
         record = {"input": str(src), "output": str(dst), "faces": 0}
@@ -245,11 +266,16 @@ def run_batch(args: argparse.Namespace, out_dir: Path, ext: str | None) -> int:
         for warning in record.get("warnings", []):
             tqdm.write(f"facedeblur restore: warning: {warning}", file=sys.stderr)
         records.append(record)
-    bar.close()
+
+
+def _write_report(path: Path, records: list[dict], restorer, args, ext, seconds: float) -> dict:
+    import json
+
+    from facedeblur import __version__
+    from facedeblur.images import write_text_atomic
 
     failed = [r for r in records if r["status"] == "failed"]
     done = [r for r in records if r["status"] == "ok"]
-    skipped = [r for r in records if r["status"] == "skipped"]
     report = {
         "facedeblur": __version__,
         "command": "restore",
@@ -266,22 +292,16 @@ def run_batch(args: argparse.Namespace, out_dir: Path, ext: str | None) -> int:
         "summary": {
             "files": len(records),
             "restored": len(done),
-            "skipped": len(skipped),
+            "skipped": sum(r["status"] == "skipped" for r in records),
             "failed": len(failed),
             "faces": sum(int(r.get("faces", 0)) for r in done),
-            "seconds": round(time.perf_counter() - started, 3),
+            "seconds": round(seconds, 3),
         },
         "files": records,
         "failures": [{"input": r["input"], "error": r["error"]} for r in failed],
     }
-    write_text_atomic(report_path, json.dumps(report, indent=2) + "\n")
-    faces = report["summary"]["faces"]
-    print(
-        f"restored {len(done)} file(s) ({faces} face(s)), skipped {len(skipped)}, failed {len(failed)}; "
-        f"report: {report_path}",
-        file=sys.stderr,
-    )
-    return 1 if failed else 0
+    write_text_atomic(path, json.dumps(report, indent=2) + "\n")
+    return report
 
 
 def _describe(err: Exception, src: Path) -> str:
@@ -308,8 +328,14 @@ def _restore_image(restorer, src: Path, dst: Path, out_dir: Path, args: argparse
         "face_info": [face.to_dict() for face in result.faces],
         "timings": {k: round(v, 4) for k, v in result.timings.items()},
     }
+    warnings = []
+    if result.skipped:
+        warnings.append(f"{src}: {result.skipped} face(s) smaller than {args.min_face_size:g} px left as they were")
     if not result.faces:
-        info["warnings"] = [f"{src}: no face found; written unchanged"]
+        warnings.append(f"{src}: no face found; written unchanged")
+    if warnings:
+        info["warnings"] = warnings
+    info["skipped_small_faces"] = result.skipped
     rel = dst.relative_to(out_dir)
     if args.save_faces and result.faces:
         _save_faces(result.faces, out_dir / "faces" / rel.parent, rel.stem)

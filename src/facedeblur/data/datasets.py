@@ -29,6 +29,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from facedeblur.degrade.ops import square_resize
 from facedeblur.errors import InputError, UserError
 from facedeblur.images import is_image_path, read_image, to_float_rgb
 
@@ -42,26 +43,11 @@ def list_images(root: str | Path, recursive: bool = True) -> list[Path]:
         raise UserError(f"{root}: not a folder")
     pattern = root.rglob("*") if recursive else root.glob("*")
     files = [
-        p for p in pattern if p.is_file() and is_image_path(p) and not any(part.startswith(".") for part in p.relative_to(root).parts)
+        p
+        for p in pattern
+        if p.is_file() and is_image_path(p) and not any(part.startswith(".") for part in p.relative_to(root).parts)
     ]
     return sorted(files)
-
-
-def square_resize(image: np.ndarray, size: int | None) -> np.ndarray:
-    """Centre-crop float RGB to a square, then resize to ``size`` (area filter when shrinking)."""
-    import cv2
-
-    if size is None:
-        return image
-    h, w = image.shape[:2]
-    if h != w:
-        s = min(h, w)
-        y0, x0 = (h - s) // 2, (w - s) // 2
-        image = image[y0 : y0 + s, x0 : x0 + s]
-    if image.shape[0] != size:
-        interp = cv2.INTER_AREA if image.shape[0] > size else cv2.INTER_CUBIC
-        image = np.clip(cv2.resize(image, (size, size), interpolation=interp), 0, 1)
-    return image
 
 
 def to_tensor(image: np.ndarray) -> torch.Tensor:
@@ -74,14 +60,19 @@ def _read_rgb(path: Path) -> np.ndarray:
     return rgb
 
 
-def load_scores(path: str | Path) -> dict[str, dict[str, float]]:
-    """Sharpness scores from a ``facedeblur data curate --report`` JSON: ``{path: {metric: score}}``."""
+def load_scores(path: str | Path, size: int | None = None) -> dict[str, dict[str, float]]:
+    """Sharpness scores from a ``facedeblur data curate --report`` JSON: ``{path: {metric: score}}``.
+
+    Raises UserError when the report was scored at another size than ``size`` (scores depend on it).
+    """
     path = Path(path)
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
         scores = data["scores"]
     except (OSError, ValueError, KeyError, TypeError) as err:
         raise UserError(f"{path}: not a curate report with 'scores' ({err})") from err
+    if data.get("size") != size:
+        raise UserError(f"{path}: scores were computed at size {data.get('size')}, the dataset uses {size}")
     return scores
 
 
@@ -128,7 +119,8 @@ class FaceFolder(_SeededDataset):
             :func:`facedeblur.degrade.recipes.degrade_torch`).
         seed: base seed; sample ``i`` of epoch ``e`` draws from ``default_rng([seed, e, i])``.
         flip: random horizontal flips (p = 0.5).
-        min_sharpness: drop ground truths scoring below this with ``metric``.
+        min_sharpness: drop ground truths scoring below this with ``metric``, scored at ``size`` px
+            (``facedeblur data curate --size S``). For UTKFace at 128 px we use laplacian >= 20 (README).
         metric: "laplacian" or "crete" (see :mod:`facedeblur.data.sharpness`).
         scores: a ``data curate --report`` JSON with precomputed scores; without it the filter scores
             every file when the dataset is built (with a progress bar).
@@ -180,14 +172,14 @@ class FaceFolder(_SeededDataset):
         from facedeblur.data.sharpness import score_files
 
         if scores_path is not None:
-            table = load_scores(scores_path)
+            table = load_scores(scores_path, self.size)
             table = {str(Path(k).resolve()): v for k, v in table.items()}
             missing = [f for f in files if str(f.resolve()) not in table]
             if missing:
-                new, _ = score_files(missing, (metric,), skip_bad=True)
+                new, _ = score_files(missing, (metric,), skip_bad=True, size=self.size)
                 table.update({str(Path(k).resolve()): v for k, v in new.items()})
         else:
-            raw, _ = score_files(files, (metric,), skip_bad=True, progress=len(files) > 1000)
+            raw, _ = score_files(files, (metric,), skip_bad=True, progress=len(files) > 1000, size=self.size)
             table = {str(Path(k).resolve()): v for k, v in raw.items()}
         kept = [f for f in files if table.get(str(f.resolve()), {}).get(metric, -np.inf) >= threshold]
         LOGGER.info("sharpness filter %s >= %s keeps %d of %d faces", metric, threshold, len(kept), len(files))

@@ -53,22 +53,30 @@ def _gray255(image: np.ndarray) -> np.ndarray:
     return 0.299 * data[:, :, 0] + 0.587 * data[:, :, 1] + 0.114 * data[:, :, 2]
 
 
-def laplacian_variance(image: np.ndarray) -> float:
+def _gray_at(image: np.ndarray, size: int | None) -> np.ndarray:
+    from facedeblur.degrade.ops import square_resize
+
+    return square_resize(_gray255(image) / 255.0, size) * 255.0
+
+
+def laplacian_variance(image: np.ndarray, size: int | None = None) -> float:
     """Variance of the 3x3 Laplacian of the gray image on the 0..255 scale (higher = sharper).
 
     Args:
         image: (H, W, C) uint8/uint16, or float in [0, 1].
+        size: score the centre square resized to ``size`` (the training size), or as is (None).
     """
     import cv2
 
-    return float(cv2.Laplacian(_gray255(image), cv2.CV_32F, ksize=1).var())
+    return float(cv2.Laplacian(_gray_at(image, size), cv2.CV_32F, ksize=1).var())
 
 
-def crete_sharpness(image: np.ndarray, taps: int = 9) -> float:
-    """Sharpness = 1 - Crete et al.'s blur estimate, in [0, 1] (higher = sharper)."""
+def crete_sharpness(image: np.ndarray, size: int | None = None, taps: int = 9) -> float:
+    """Sharpness = 1 - Crete et al.'s blur estimate, in [0, 1] (higher = sharper); ``size`` as in
+    :func:`laplacian_variance`."""
     import cv2
 
-    f = _gray255(image)
+    f = _gray_at(image, size)
     score = 0.0
     # axis 0: vertical differences against a vertical box blur; axis 1: horizontal (cv2 sizes are (w, h))
     for axis, ksize in ((0, (1, taps)), (1, (taps, 1))):
@@ -83,12 +91,12 @@ def crete_sharpness(image: np.ndarray, taps: int = 9) -> float:
     return float(1.0 - score)
 
 
-def sharpness(image: np.ndarray, metric: Metric = "laplacian") -> float:
-    """Score one image with ``metric`` ("laplacian" or "crete")."""
+def sharpness(image: np.ndarray, metric: Metric = "laplacian", size: int | None = None) -> float:
+    """Score one image with ``metric`` ("laplacian" or "crete"), at ``size`` px (None: as is)."""
     if metric == "laplacian":
-        return laplacian_variance(image)
+        return laplacian_variance(image, size)
     if metric == "crete":
-        return crete_sharpness(image)
+        return crete_sharpness(image, size)
     raise ValueError(f"unknown sharpness metric {metric!r}; expected one of {METRICS}")
 
 
@@ -97,8 +105,9 @@ def score_files(
     metrics: Sequence[str] = METRICS,
     skip_bad: bool = False,
     progress: bool = False,
+    size: int | None = None,
 ) -> tuple[dict[str, dict[str, float]], list[str]]:
-    """Score image files.
+    """Score image files (each at ``size`` px when given, see :func:`laplacian_variance`).
 
     Returns:
         ``(scores, failures)``: ``{path: {metric: score}}`` and one-line messages for files that could
@@ -125,5 +134,5 @@ def score_files(
                 raise
             failures.append(str(err))
             continue
-        scores[str(path)] = {m: round(sharpness(image, m), 6) for m in metrics}
+        scores[str(path)] = {m: round(sharpness(image, m, size), 6) for m in metrics}
     return scores, failures

@@ -85,7 +85,8 @@ def synthesize_pairs(
     Returns:
         The report also written to ``out_dir/report.json``: counts, ``failed`` messages, settings.
     """
-    from facedeblur.data.datasets import list_images, square_resize
+    from facedeblur.data.datasets import list_images
+    from facedeblur.degrade.ops import square_resize
     from facedeblur.degrade.recipes import degrade_numpy, params_to_json, prepare_target, recipe_to_dict
 
     in_dir, out = Path(in_dir), Path(out_dir)
@@ -98,7 +99,8 @@ def synthesize_pairs(
     for path in _progress(files, "degrade", progress):
         name = path.relative_to(in_dir).with_suffix("").as_posix()
         if not overwrite and all(
-            (out / sub / f"{name}{ext}").is_file() for sub, ext in (("blurred", ".png"), ("gt", ".png"), ("params", ".json"))
+            (out / sub / f"{name}{ext}").is_file()
+            for sub, ext in (("blurred", ".png"), ("gt", ".png"), ("params", ".json"))
         ):
             kept += 1
             continue
@@ -180,8 +182,8 @@ def video_pairs(
     """
     from dataclasses import asdict
 
-    from facedeblur.data.datasets import square_resize
     from facedeblur.degrade.frames import frame_windows
+    from facedeblur.degrade.ops import square_resize
     from facedeblur.video import read_frames
 
     out = Path(out_dir)

@@ -114,18 +114,21 @@ def jpeg_torch(batch, qualities):
     if len(qualities) != batch.shape[0]:
         raise ValueError(f"expected {batch.shape[0]} qualities, got {len(qualities)}")
     device, out_dtype = batch.device, batch.dtype
-    dtype = torch.float64 if device.type == "cpu" else torch.float32
+    dtype = torch.float32  # exact enough for 8-bit data; float64 pooling/padding is very slow on CPU
     with torch.no_grad():
         x = torch.round(batch.detach().to(dtype).clamp(0, 1) * 255)
         _, _, h, w = x.shape
         ph, pw = (-h) % 16, (-w) % 16
-        if ph or pw:
-            x = F.pad(x, (0, pw, 0, ph), mode="replicate")
+        if ph or pw:  # libjpeg pads partial MCUs by repeating the edge pixels
+            rows = torch.arange(h + ph, device=device).clamp(max=h - 1)
+            cols = torch.arange(w + pw, device=device).clamp(max=w - 1)
+            x = x[:, :, rows][:, :, :, cols]
         r, g, b = x[:, 0], x[:, 1], x[:, 2]
         y = torch.round(0.299 * r + 0.587 * g + 0.114 * b).clamp(0, 255)
         cb = torch.round(-0.168736 * r - 0.331264 * g + 0.5 * b + 128).clamp(0, 255)
         cr = torch.round(0.5 * r - 0.418688 * g - 0.081312 * b + 128).clamp(0, 255)
-        chroma = F.avg_pool2d(torch.stack([cb, cr], 1), 2)
+        bsz, hh, ww = cb.shape
+        chroma = torch.stack([cb, cr], 1).reshape(bsz, 2, hh // 2, 2, ww // 2, 2).mean(dim=(3, 5))
         luma_t = torch.as_tensor(np.stack([quant_table(LUMA_TABLE, q) for q in qualities]), device=device, dtype=dtype)
         chroma_t = torch.as_tensor(
             np.stack([quant_table(CHROMA_TABLE, q) for q in qualities]), device=device, dtype=dtype

@@ -166,7 +166,9 @@ def motion_kernel(length: float, angle: float, size: int | None = None) -> np.nd
         raise ValueError(f"a {length} px motion does not fit in a {size} px kernel (needs {need})")
     theta = math.radians(angle)
     half = length / 2
-    ends = np.array([[-half * math.cos(theta), half * math.sin(theta)], [half * math.cos(theta), -half * math.sin(theta)]])
+    ends = np.array(
+        [[-half * math.cos(theta), half * math.sin(theta)], [half * math.cos(theta), -half * math.sin(theta)]]
+    )
     pts = _densify(ends, step=0.05)
     pts = np.clip(_centre_path(pts, size), 0, size - 1)
     return splat_points(pts, size)

@@ -139,3 +139,24 @@ def resize_torch(batch, height: int, width: int):
 def scaled_size(height: int, width: int, scale: float) -> tuple[int, int]:
     """Size of an image downsampled by ``scale`` (> 1 shrinks), at least 1 px."""
     return max(1, int(round(height / scale))), max(1, int(round(width / scale)))
+
+
+def square_resize(image: np.ndarray, size: int | None) -> np.ndarray:
+    """Centre-crop an (H, W, C) image to a square, then resize it to ``size`` (area filter when shrinking,
+    bicubic when enlarging, float results clipped to [0, 1]); ``size=None`` returns it unchanged."""
+    import cv2
+
+    if size is None:
+        return image
+    h, w = image.shape[:2]
+    if h != w:
+        s = min(h, w)
+        y0, x0 = (h - s) // 2, (w - s) // 2
+        image = image[y0 : y0 + s, x0 : x0 + s]
+    if image.shape[0] != size:
+        interp = cv2.INTER_AREA if image.shape[0] > size else cv2.INTER_CUBIC
+        resized = cv2.resize(image, (size, size), interpolation=interp)
+        image = resized[:, :, None] if image.ndim == 3 and resized.ndim == 2 else resized
+        if np.issubdtype(image.dtype, np.floating):
+            image = np.clip(image, 0, 1)
+    return image

@@ -4,10 +4,10 @@ These are oracles: they receive the exact blur kernel the blind models never see
 model of :func:`facedeblur.degrade.ops.blur_numpy` (true convolution, reflect-101 borders) and work on
 float RGB (H, W, 3) in [0, 1], one channel at a time.
 
-Border handling: the Wiener filter works in the Fourier domain on the image's symmetric (mirror) extension
-to twice its size, which is periodic and continuous, so the circular convolution implied by the FFT
-matches the reflected borders and no ringing starts at the edges. Richardson-Lucy iterates with the same
-reflect-101 convolution as the degradation.
+Border handling: the Wiener filter works in the Fourier domain on the image padded by two kernel sizes
+(reflect-101, like the degradation) whose outer band is blended towards its circular blur (as MATLAB's
+``edgetaper``), so the wrap-around the FFT implies is continuous and no ringing starts at the edges.
+Richardson-Lucy iterates with the same reflect-101 convolution as the degradation.
 
 Default parameters (Wiener NSR 0.03, 15 Richardson-Lucy iterations) were chosen by a grid search for the
 best mean PSNR on 24 UTKFace *training* faces degraded like the MSPL-like protocol (camera shake 13..27 px,
@@ -85,14 +85,34 @@ def wiener_deconvolve(image: np.ndarray, kernel: np.ndarray, nsr: float = DEFAUL
     image, kernel = _check(image, kernel)
     if not nsr > 0:
         raise ValueError(f"nsr must be > 0, got {nsr}")
+    import cv2
+
     h, w = image.shape[:2]
-    mirrored = np.concatenate([image, image[::-1]], axis=0)
-    mirrored = np.concatenate([mirrored, mirrored[:, ::-1]], axis=1)
-    otf = psf_to_otf(kernel, mirrored.shape[:2])
+    m = 2 * kernel.shape[0]  # two kernel sizes of padding, tapered over all of it
+    padded = cv2.copyMakeBorder(image, m, m, m, m, cv2.BORDER_REFLECT_101)
+    otf = psf_to_otf(kernel, padded.shape[:2])
+    padded = _edge_taper(padded, otf, m)
     gain = np.conj(otf) / (np.abs(otf) ** 2 + nsr)
-    spectrum = np.fft.fft2(mirrored, axes=(0, 1)) * gain[:, :, None]
-    restored = np.real(np.fft.ifft2(spectrum, axes=(0, 1)))[:h, :w]
+    spectrum = np.fft.fft2(padded, axes=(0, 1)) * gain[:, :, None]
+    restored = np.real(np.fft.ifft2(spectrum, axes=(0, 1)))[m : m + h, m : m + w]
     return np.clip(restored, 0.0, 1.0).astype(np.float32)
+
+
+def _edge_taper(image: np.ndarray, otf: np.ndarray, width: int) -> np.ndarray:
+    """Blend the outer ``width`` pixels towards the image's circular blur (MATLAB ``edgetaper``-like).
+
+    This makes the padded image continuous across the periodic boundary the FFT assumes, so the
+    deconvolution does not ring from the wrap-around.
+    """
+    h, w = image.shape[:2]
+    circular = np.real(np.fft.ifft2(np.fft.fft2(image, axes=(0, 1)) * otf[:, :, None], axes=(0, 1)))
+
+    def ramp(n: int) -> np.ndarray:
+        distance = np.minimum(np.arange(n), np.arange(n)[::-1]).astype(np.float64)
+        return np.clip(distance / max(width, 1), 0.0, 1.0)
+
+    alpha = np.outer(ramp(h), ramp(w))[:, :, None]
+    return alpha * image + (1.0 - alpha) * circular
 
 
 def richardson_lucy(image: np.ndarray, kernel: np.ndarray, iterations: int = DEFAULT_RL_ITERATIONS) -> np.ndarray:

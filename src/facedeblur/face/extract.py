@@ -36,7 +36,7 @@ class ExtractOptions:
     detector: str = "hog"
     min_size: float = 16
     score_threshold: float = 0.0
-    max_side: int | None = 1280
+    max_side: int | None = None  # None: the detector's default; 0: full size
     upsample: int | None = None
     landmarks68: bool = False
     overlay: bool = True
@@ -56,9 +56,7 @@ class ExtractOptions:
             raise UserError(f"--upsample must be between 0 and 4, got {self.upsample}")
 
 
-def extract_faces_file(
-    path: str | Path, out_dir: str | Path, options: ExtractOptions, stem: str | None = None
-) -> dict:
+def extract_faces_file(path: str | Path, out_dir: str | Path, options: ExtractOptions, stem: str | None = None) -> dict:
     """Detect the faces of one image and write ``STEM.json``, ``STEM_face<k>.png`` and ``STEM_overlay.png``.
 
     Args:
@@ -74,7 +72,7 @@ def extract_faces_file(
     Raises:
         InputError: the image cannot be read.
     """
-    from facedeblur.face.align import align_face, loose_crop
+    from facedeblur.face.align import align_face, loose_crop, warp_image
     from facedeblur.face.detect import find_faces, to_uint8_rgb
     from facedeblur.images import from_float_rgb, read_image, to_float_rgb, write_image, write_text_atomic
 
@@ -87,7 +85,7 @@ def extract_faces_file(
         detector=options.detector,
         min_size=options.min_size,
         score_threshold=options.score_threshold,
-        max_side=options.max_side or None,
+        max_side=options.max_side,
         upsample=options.upsample,
         landmarks68=options.landmarks68 or options.crop == "loose",
     )
@@ -108,8 +106,6 @@ def extract_faces_file(
             crop, matrix = align_face(rgb, face.landmarks5, options.size)
         crop_alpha = None
         if alpha is not None:
-            from facedeblur.face.align import warp_image
-
             crop_alpha = warp_image(alpha, matrix, (options.size, options.size))
         name = f"{stem}_face{index}.png"
         write_image(out_dir / name, from_float_rgb(crop, crop_alpha, fmt))
@@ -228,7 +224,9 @@ def extract_faces_batch(
         stems[stem] = stems.get(stem, 0) + 1
         if stems[stem] > 1:
             stem = f"{stem}_{stems[stem]}"
-        if (out_dir / f"{stem}_overlay.png").resolve() in input_set or (out_dir / f"{stem}.json").resolve() in input_set:
+        if (out_dir / f"{stem}_overlay.png").resolve() in input_set or (
+            out_dir / f"{stem}.json"
+        ).resolve() in input_set:
             failures.append({"file": str(path), "error": "an output would overwrite an input; choose another -o"})
             print(f"facedeblur faces: {path}: an output would overwrite an input", file=stream)
             continue

@@ -38,9 +38,7 @@ def models_dir() -> Path:
         candidate = Path(location) / "models"
         if candidate.is_dir():
             return candidate
-    raise UserError(
-        "the dlib model files are missing: install them with `pip install face-recognition-models`"
-    )
+    raise UserError("the dlib model files are missing: install them with `pip install face-recognition-models`")
 
 
 def dlib_model_path(name: str) -> Path:

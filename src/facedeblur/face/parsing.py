@@ -269,7 +269,9 @@ def precompute_parse_labels(
     report["seconds"] = round(time.time() - start, 1)
     if report["labelled"]:
         mean = fraction_sum / report["labelled"]
-        report["class_fraction_mean"] = {name: round(float(v), 4) for name, v in zip(PARSING_CLASSES, mean, strict=True)}
+        report["class_fraction_mean"] = {
+            name: round(float(v), 4) for name, v in zip(PARSING_CLASSES, mean, strict=True)
+        }
     write_text_atomic(out_dir / REPORT_NAME, json.dumps(report, indent=1) + "\n")
     return report
 

@@ -37,7 +37,9 @@ def feature_matching_loss(fake_outs: Sequence[Sequence[Tensor]], real_outs: Sequ
     total = None
     for d, (fake, real) in enumerate(zip(fake_outs, real_outs, strict=True)):
         if len(fake) != len(real) or len(fake) < 2:
-            raise ValueError(f"discriminator {d}: expected equal lists of >= 2 stage outputs, got {len(fake)}, {len(real)}")
+            raise ValueError(
+                f"discriminator {d}: expected equal lists of >= 2 stage outputs, got {len(fake)}, {len(real)}"
+            )
         for f, r in zip(fake[:-1], real[:-1], strict=True):
             term = F.l1_loss(f, r.detach())
             total = term if total is None else total + term

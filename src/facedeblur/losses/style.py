@@ -83,7 +83,9 @@ def masked_gram(features: Tensor, masks: Tensor, eps: float = 1e-8) -> Tensor:
         ``(B, R, C, C)`` Gram matrices.
     """
     if features.ndim != 4 or masks.ndim != 4 or features.shape[0] != masks.shape[0]:
-        raise ValueError(f"expected (B,C,H,W) features and (B,R,H,W) masks, got {tuple(features.shape)}, {tuple(masks.shape)}")
+        raise ValueError(
+            f"expected (B,C,H,W) features and (B,R,H,W) masks, got {tuple(features.shape)}, {tuple(masks.shape)}"
+        )
     if features.shape[-2:] != masks.shape[-2:]:
         raise ValueError(f"features {tuple(features.shape[-2:])} and masks {tuple(masks.shape[-2:])} differ in size")
     b, c, h, w = features.shape

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 NUM_PARSING_CLASSES = 10  # len(facedeblur.face.parsing.PARSING_CLASSES); checked in the tests
@@ -38,6 +39,14 @@ def _check_face_batch(x: Tensor, size: int, name: str) -> None:
         raise ValueError(f"{name}: expected a (B,3,H,W) RGB batch, got shape {tuple(x.shape)}")
     if x.shape[-2:] != (size, size):
         raise ValueError(f"{name}: expected {size}x{size} faces, got {x.shape[-2]}x{x.shape[-1]}")
+
+
+def _check_square_batch(x: Tensor, name: str) -> int:
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{name}: expected a torch.Tensor, got {type(x).__name__}")
+    if x.ndim != 4 or x.shape[1] != 3 or x.shape[-1] != x.shape[-2] or x.shape[-1] < 8:
+        raise ValueError(f"{name}: expected a (B,3,S,S) RGB batch of square faces, S >= 8, got {tuple(x.shape)}")
+    return int(x.shape[-1])
 
 
 class ConvLayer(nn.Module):
@@ -101,9 +110,9 @@ class ParseNet(nn.Module):
         num_body_blocks: residual blocks in the body (10 in the paper).
 
     Shape:
-        - Input: ``(B, 3, size, size)`` RGB in [0, 1].
-        - :meth:`parse`: ``(B, num_classes, size, size)`` logits.
-        - :meth:`forward`: ``(B, 3, size, size)`` image, not clamped.
+        - Input: ``(B, 3, S, S)`` RGB in [0, 1]; run at ``size`` x ``size`` (resized when S differs).
+        - :meth:`parse`: ``(B, num_classes, S, S)`` logits.
+        - :meth:`forward`: ``(B, 3, S, S)`` image, not clamped.
     """
 
     def __init__(
@@ -153,11 +162,22 @@ class ParseNet(nn.Module):
         self.parse_head = ConvLayer(clip(ch), num_classes)
 
     def forward_both(self, x: Tensor) -> tuple[Tensor, Tensor]:
-        """Return ``(parsing logits (B,C,S,S), image (B,3,S,S))`` for faces ``x`` in [0, 1]."""
-        _check_face_batch(x, self.size, "ParseNet input")
+        """Return ``(parsing logits (B,C,H,H), image (B,3,H,H))`` for square faces ``x`` in [0, 1].
+
+        Faces of another side than ``size`` are resized to ``size`` (bilinear, anti-aliased), and both
+        outputs are resized back to the input's side (bilinear), so a network that parses at 64 px
+        serves 128 px faces.
+        """
+        side = _check_square_batch(x, "ParseNet input")
+        if side != self.size:
+            x = F.interpolate(x, size=(self.size, self.size), mode="bilinear", antialias=side > self.size)
         feat = self.encoder(x * 2 - 1)
         feat = self.decoder(feat + self.body(feat))
-        return self.parse_head(feat), (self.image_head(feat) + 1) / 2
+        logits, image = self.parse_head(feat), (self.image_head(feat) + 1) / 2
+        if side != self.size:
+            logits = F.interpolate(logits, size=(side, side), mode="bilinear", align_corners=False)
+            image = F.interpolate(image, size=(side, side), mode="bilinear", align_corners=False)
+        return logits, image
 
     def parse(self, x: Tensor) -> Tensor:
         """Return the parsing logits ``(B, num_classes, S, S)``."""
@@ -224,7 +244,9 @@ def labels_to_onehot(labels: Tensor, num_classes: int) -> Tensor:
     if labels.ndim != 3 or labels.is_floating_point():
         raise ValueError(f"labels: expected (B,H,W) integer labels, got {tuple(labels.shape)} {labels.dtype}")
     if labels.numel() and (int(labels.min()) < 0 or int(labels.max()) >= num_classes):
-        raise ValueError(f"labels: values must lie in [0, {num_classes}), got [{int(labels.min())}, {int(labels.max())}]")
+        raise ValueError(
+            f"labels: values must lie in [0, {num_classes}), got [{int(labels.min())}, {int(labels.max())}]"
+        )
     return torch.nn.functional.one_hot(labels.long(), num_classes).permute(0, 3, 1, 2).float()
 
 

@@ -20,9 +20,10 @@ downscale that keeps one-hot maps summing to 1); images enter the networks scale
 
 Example:
     >>> import torch
-    >>> model = build_psfrgan(size=32, min_feat_size=8, base_channels=4, min_channels=4, max_channels=16, style_hidden=8,
-    ...                       parsenet={"size": 32, "base_channels": 4, "min_channels": 4, "max_channels": 8,
-    ...                                 "min_feat_size": 16, "num_body_blocks": 1})
+    >>> tiny_parsenet = {"size": 32, "base_channels": 4, "min_channels": 4, "max_channels": 8,
+    ...                  "min_feat_size": 16, "num_body_blocks": 1}
+    >>> model = build_psfrgan(size=32, min_feat_size=8, base_channels=4, min_channels=4, max_channels=16,
+    ...                       style_hidden=8, parsenet=tiny_parsenet)
     >>> tuple(model(torch.rand(2, 3, 32, 32)).shape)
     (2, 3, 32, 32)
 """
@@ -38,7 +39,13 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.nn.utils.parametrizations import spectral_norm
 
-from facedeblur.models.parsenet import NUM_PARSING_CLASSES, ParseNet, _check_face_batch, build_parsenet, logits_to_onehot
+from facedeblur.models.parsenet import (
+    NUM_PARSING_CLASSES,
+    ParseNet,
+    _check_face_batch,
+    build_parsenet,
+    logits_to_onehot,
+)
 
 
 def _sn_conv(c_in: int, c_out: int) -> nn.Module:
@@ -229,12 +236,7 @@ def parse_faces(parsenet: ParseNet, faces: Tensor) -> Tensor:
         ``(B, 3, S, S)`` -> ``(B, C, S, S)``.
     """
     with torch.no_grad():
-        p, s = parsenet.size, faces.shape[-1]
-        x = faces if p == s else F.interpolate(faces, size=(p, p), mode="bilinear", antialias=True)
-        logits = parsenet.parse(x)
-        if p != s:
-            logits = F.interpolate(logits, size=faces.shape[-2:], mode="bilinear", align_corners=False)
-        return logits_to_onehot(logits)
+        return logits_to_onehot(parsenet.parse(faces))
 
 
 @dataclass

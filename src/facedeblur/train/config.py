@@ -38,6 +38,9 @@ class DataConfig:
         recipe: degradation recipe name (``facedeblur.degrade.recipes.RECIPES``), e.g. ``deblur``.
         recipe_options: overrides of the recipe's own fields.
         min_sharpness: drop training faces whose sharpness score is below this (None keeps all).
+        sharpness_metric: ``crete`` (contrast-independent, in [0, 1]) or ``laplacian`` (variance of the Laplacian).
+        scores: a ``facedeblur data curate --report`` JSON with precomputed scores (else scored at start).
+        flip: random horizontal flips of the training faces.
         limit: use at most this many training faces (None: all).
         val_limit: validate on at most this many faces.
         workers: dataloader worker processes (0 loads in the training process).
@@ -50,6 +53,9 @@ class DataConfig:
     recipe: str = "deblur"
     recipe_options: dict[str, Any] = field(default_factory=dict)
     min_sharpness: float | None = None
+    sharpness_metric: Literal["crete", "laplacian"] = "crete"
+    scores: str | None = None
+    flip: bool = True
     limit: int | None = None
     val_limit: int = 100
     workers: int = 0
@@ -88,6 +94,8 @@ class EngineConfig:
         seed: seed of torch, numpy and Python RNGs (per-process offset by rank).
         threads: torch CPU threads (None: leave torch's default).
         progress: show a tqdm progress bar (rank 0 only).
+        time_limit: stop after this many minutes of training (validating and checkpointing as at the end);
+            None runs all ``steps``. A run stopped this way can be resumed with more time.
     """
 
     steps: int = 1000
@@ -107,6 +115,7 @@ class EngineConfig:
     seed: int = 0
     threads: int | None = None
     progress: bool = True
+    time_limit: float | None = None
 
     def __post_init__(self) -> None:
         for name in ("steps", "batch_size", "num_nodes", "log_every", "val_every", "ckpt_every"):

@@ -18,7 +18,7 @@ TASKS: dict[str, str] = {
     "chrysos": "facedeblur.train.tasks.chrysos:ChrysosTask",
     "dfpgnet": "facedeblur.train.tasks.dfpgnet:DFPGnetTask",
     "psfrgan": "facedeblur.train.tasks.psfrgan:PSFRGanTask",
-    "parsenet": "facedeblur.train.tasks.psfrgan:ParseNetTask",
+    "parsenet": "facedeblur.train.tasks.parsenet:ParseNetTask",
 }
 
 # configs/ at the repository root (source checkouts and editable installs).

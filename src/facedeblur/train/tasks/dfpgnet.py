@@ -41,7 +41,7 @@ from facedeblur.models.dfpgnet import DFPGnetConfig
 from facedeblur.train.optim import OptimizerConfig, SchedulerConfig, build_optimizer, build_scheduler
 from facedeblur.train.task import TrainTask
 
-__all__ = ["DFPGnetTask", "DFPGnetTaskConfig", "true_prior"]
+__all__ = ["DFPGnetTask", "DFPGnetTaskConfig", "random_windows", "true_prior"]
 
 
 @dataclass
@@ -64,7 +64,10 @@ class DFPGnetTaskConfig:
         feature_adv_weight: weight of the feature adversarial loss (0.03).
         prior_weight: weight of the prior loss (1).
         learn_prior_weights: train the prior loss's per-channel weights (False: uniform).
-        identity_weight: weight of the identity loss on the 128-D descriptor (0: off).
+        identity_weight: weight of the identity loss on the 128-D descriptor (0: off; whole faces only).
+        crop: train on random ``crop`` x ``crop`` windows (a multiple of 8) of each face pair, the true
+            prior being computed on the whole sharp face and cropped alike (cheaper CPU training;
+            None: whole faces, as in the paper).
         optim_g: generator optimizer (Adam, lr 1e-4).
         optim_d: discriminator optimizer (Adam, lr 5e-4).
         scheduler: per-iteration lr schedule of both (x0.99 every 1407 iterations ~ per epoch).
@@ -82,6 +85,7 @@ class DFPGnetTaskConfig:
     prior_weight: float = 1.0
     learn_prior_weights: bool = True
     identity_weight: float = 0.0
+    crop: int | None = None
     optim_g: OptimizerConfig = field(default_factory=lambda: OptimizerConfig(name="adam", lr=1e-4))
     optim_d: OptimizerConfig = field(default_factory=lambda: OptimizerConfig(name="adam", lr=5e-4))
     scheduler: SchedulerConfig = field(
@@ -106,6 +110,10 @@ class DFPGnetTaskConfig:
         for name in ("l1_weight", "adv_weight", "feature_adv_weight", "prior_weight", "identity_weight"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"options.{name} must be >= 0, got {getattr(self, name)}")
+        if self.crop is not None and (self.crop < 8 or self.crop % 8):
+            raise ConfigError(f"options.crop must be a multiple of 8 (>= 8) or null, got {self.crop}")
+        if self.crop is not None and self.identity_weight > 0:
+            raise ConfigError("options.identity_weight needs whole faces: set options.crop to null")
         if self.discriminator_width < 1:
             raise ConfigError(f"options.discriminator_width must be >= 1, got {self.discriminator_width}")
 
@@ -131,6 +139,47 @@ def true_prior(network: nn.Module, gt: torch.Tensor, layers: tuple[int, ...], si
     with torch.no_grad():
         feats = network.features(aligned_face_to_chip(gt))
         return resize_prior_targets([feats[i].float() for i in layers], sizes)
+
+
+def random_windows(
+    lq: torch.Tensor,
+    gt: torch.Tensor,
+    priors: list[torch.Tensor] | None,
+    size: int,
+    generator: torch.Generator,
+) -> tuple[torch.Tensor, torch.Tensor, list[torch.Tensor] | None]:
+    """The same random ``size`` x ``size`` window of each pair and of its prior maps (one window per face).
+
+    Window corners are multiples of 4 so that prior level ``l`` (at 1/2**l of the face size) is
+    cropped at exactly the matching place.
+
+    Args:
+        lq: degraded faces (B, 3, S, S).
+        gt: sharp faces (B, 3, S, S).
+        priors: None, or the three prior maps at (S, S/2, S/4).
+        size: window side, a multiple of 4, at most S.
+        generator: CPU generator for the window positions.
+
+    Returns:
+        ``(lq, gt, priors)`` cropped: (B, 3, size, size) and maps at (size, size/2, size/4).
+    """
+    b, _, h, w = lq.shape
+    if size > h or size > w or size % 4:
+        raise ValueError(f"window {size} must be a multiple of 4 no larger than the faces ({h}x{w})")
+    ys = (torch.randint(0, (h - size) // 4 + 1, (b,), generator=generator) * 4).tolist()
+    xs = (torch.randint(0, (w - size) // 4 + 1, (b,), generator=generator) * 4).tolist()
+
+    def crop(t: torch.Tensor, level: int) -> torch.Tensor:
+        n = size >> level
+        return torch.stack(
+            [
+                t[i, :, (y >> level) : (y >> level) + n, (x >> level) : (x >> level) + n]
+                for i, (y, x) in enumerate(zip(ys, xs, strict=True))
+            ]
+        )
+
+    cropped = [crop(p, level) for level, p in enumerate(priors)] if priors is not None else None
+    return crop(lq, 0), crop(gt, 0), cropped
 
 
 class DFPGnetTask(TrainTask):
@@ -218,16 +267,20 @@ class DFPGnetTask(TrainTask):
     def generator_step(self, batch: dict[str, Any], step: int) -> tuple[torch.Tensor, dict[str, float]]:
         opts = self.options
         lq, gt = batch["lq"], batch["gt"]
+        true = None
+        if opts.net.use_prior:  # targets from the whole sharp face, at the estimates' full-face sizes
+            h, w = gt.shape[-2:]
+            sizes = [(h >> level, w >> level) for level in range(3)]
+            true = true_prior(self.identity_network(), gt, opts.prior_layers, sizes)
+        if opts.crop is not None:
+            lq, gt, true = random_windows(lq, gt, true, opts.crop, self.rng)
         restored, est = self.models["generator"](lq, return_prior=True)  # a forward call: DDP/Fabric hooks apply
         restored = restored.float()
         est = [e.float() for e in est]
         l1 = (restored - gt).abs().mean()
         loss = opts.l1_weight * l1
         logs = {"l1": float(l1.detach())}
-        true = None
         if est:
-            sizes = [tuple(e.shape[2:]) for e in est]
-            true = true_prior(self.identity_network(), gt, opts.prior_layers, sizes)
             if "prior_loss" in self.models:
                 prior = self.models["prior_loss"](est, true)
                 loss = loss + opts.prior_weight * prior
@@ -246,7 +299,7 @@ class DFPGnetTask(TrainTask):
             ident = identity_loss(restored, gt, self.identity_network())
             loss = loss + opts.identity_weight * ident
             logs["identity"] = float(ident.detach())
-        self._cache = {"restored": restored.detach(), "est": [e.detach() for e in est], "true": true}
+        self._cache = {"restored": restored.detach(), "gt": gt, "est": [e.detach() for e in est], "true": true}
         return loss, logs
 
     def discriminator_step(self, batch: dict[str, Any], step: int) -> tuple[torch.Tensor, dict[str, float]] | None:
@@ -258,7 +311,7 @@ class DFPGnetTask(TrainTask):
         logs: dict[str, float] = {}
         if "image_discriminator" in self.discriminator_modules:
             d = self.models["image_discriminator"]
-            d_img = discriminator_loss(opts.gan_loss, d(batch["gt"]), d(cache["restored"]))
+            d_img = discriminator_loss(opts.gan_loss, d(cache["gt"]), d(cache["restored"]))
             loss = loss + d_img
             logs["d_img"] = float(d_img.detach())
         if "feature_discriminator" in self.discriminator_modules:

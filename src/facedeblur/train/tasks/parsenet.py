@@ -6,7 +6,9 @@ Each batch's sharp faces were labelled beforehand (``facedeblur data parse-label
 the labels with cross-entropy, plus L1 between its image head and the sharp face (the paper's CE + L1).
 Faces without a label file are ignored by the cross-entropy (they still train the image head).
 
-Labels are looked up by the face file's name without extension (``LABELS/**/<stem>.png``), so the
+The network may run at a smaller size than the faces (``net.size`` < ``data.size``, e.g. 64 px for
+the CPU recipe: parsing needs less resolution than restoration): it resizes its input and returns
+logits at the faces' size, where the loss is computed. Labels are looked up by the face file's name without extension (``LABELS/**/<stem>.png``), so the
 label folder may mirror the image folder's layout or be flat.
 
 Example:
@@ -85,7 +87,9 @@ class LabelIndex:
     def __init__(self, root: str | Path, size: int) -> None:
         self.root = Path(root)
         if not self.root.is_dir():
-            raise ConfigError(f"options.labels: {self.root} is not a folder (make it with `facedeblur data parse-labels`)")
+            raise ConfigError(
+                f"options.labels: {self.root} is not a folder (make it with `facedeblur data parse-labels`)"
+            )
         self.size = size
         self.paths = {p.stem: p for p in self.root.rglob("*.png")}
         if not self.paths:
@@ -98,7 +102,7 @@ class LabelIndex:
         """``(size, size)`` uint8 labels of a face file, all :data:`IGNORE_LABEL` when it has none."""
         from PIL import Image
 
-        path = self.paths.get(Path(face_path).name.split(".")[0]) or self.paths.get(Path(face_path).stem)
+        path = self.paths.get(Path(face_path).stem) or self.paths.get(Path(face_path).name.split(".")[0])
         if path is None:
             return np.full((self.size, self.size), IGNORE_LABEL, np.uint8)
         with Image.open(path) as im:
@@ -172,8 +176,8 @@ class ParseNetTask(TrainTask):
     def build_models(self) -> dict[str, torch.nn.Module]:
         from facedeblur.models.registry import build_model
 
-        if self.options.net.size != self.data.size:
-            raise ConfigError(f"options.net.size ({self.options.net.size}) must equal data.size ({self.data.size})")
+        if self.options.net.size > self.data.size:
+            raise ConfigError(f"options.net.size ({self.options.net.size}) must be <= data.size ({self.data.size})")
         return {"generator": build_model(self.architecture, **self.generator_config())}
 
     def build_optimizers(self, models):

@@ -1,0 +1,76 @@
+"""``facedeblur export SOURCE -o OUT``: a training checkpoint (or a bundled model) to a weights file."""
+
+from __future__ import annotations
+
+import argparse
+
+# Output formats: name -> writer function in this module, taking (model, metadata, output path, args).
+FORMATS: dict[str, str] = {"safetensors": "_write_safetensors"}
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "export",
+        help="export a training checkpoint or a bundled model to a weights file",
+        description=(
+            "Write the generator of a training checkpoint (the EMA weights when the run kept them) with its "
+            "metadata: architecture, config, face size, alignment template, training data and licence, "
+            "validation metrics. SOURCE may also be a bundled model name or a .safetensors file."
+        ),
+    )
+    parser.add_argument("source", metavar="CHECKPOINT", help="runs/NAME/checkpoints/best.ckpt, a model name or a file")
+    parser.add_argument("-o", "--output", required=True, help="output file, e.g. model.safetensors")
+    parser.add_argument("--format", choices=sorted(FORMATS), default="safetensors", help="output format")
+    parser.add_argument("--name", help="model name recorded in the metadata (default: the run folder's name)")
+    parser.add_argument("--data-license", help="licence of the training data (default: UTKFace's for UTKFace runs)")
+    parser.add_argument(
+        "--metrics",
+        metavar="JSON",
+        help="validation metrics to record instead of the checkpoint's "
+        "(a JSON file of name -> number, e.g. from benchmarks/validate_model.py --json)",
+    )
+    parser.add_argument("--notes", default="", help="free text shown by `facedeblur models`")
+    parser.set_defaults(handler=_run)
+
+
+def _read_metrics(path: str | None) -> dict[str, float] | None:
+    import json
+    from pathlib import Path
+
+    from facedeblur.errors import UserError
+
+    if path is None:
+        return None
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as err:
+        raise UserError(f"{path}: cannot read metrics JSON ({err})") from err
+    data = data.get("metrics", data) if isinstance(data, dict) else data
+    if not isinstance(data, dict) or not all(isinstance(v, (int, float)) for v in data.values()):
+        raise UserError(f"{path}: expected a JSON object of metric name -> number")
+    return {str(k): float(v) for k, v in data.items()}
+
+
+def _write_safetensors(model, meta, output, args) -> None:
+    from facedeblur.models.hub import save_weights
+
+    save_weights(model, output, meta)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from facedeblur.errors import UserError
+    from facedeblur.train.export import load_source
+
+    output = Path(args.output)
+    if output.resolve() == Path(args.source).resolve():
+        raise UserError(f"{output}: refusing to overwrite the source")
+    if not output.parent.is_dir():
+        raise UserError(f"{output.parent}: output folder does not exist")
+    model, meta = load_source(args.source, args.name, args.data_license, _read_metrics(args.metrics), args.notes)
+    globals()[FORMATS[args.format]](model, meta, output, args)
+    size = output.stat().st_size / 1e6
+    figures = ", ".join(f"{k} {v:.4g}" for k, v in meta.metrics.items())
+    print(f"wrote {output} ({meta.architecture}, {size:.1f} MB{', ' + figures if figures else ''})")
+    return 0

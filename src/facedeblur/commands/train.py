@@ -1,0 +1,85 @@
+"""``facedeblur train RECIPE [--data DIR] [--set key=value ...] [--out DIR] [--resume]``."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "train",
+        help="train a model from a recipe (configs/*.yaml)",
+        description=(
+            "Train a model from a typed YAML recipe (a name in configs/, e.g. 'chrysos', or a path). "
+            "Several GPUs: --set engine.devices=N; several nodes: launch with torchrun or SLURM and set "
+            "engine.num_nodes (see README, Training)."
+        ),
+    )
+    parser.add_argument("recipe", help="recipe name (configs/NAME.yaml) or path to a recipe YAML")
+    parser.add_argument(
+        "--data",
+        metavar="DIR",
+        help="training faces: a folder of sharp aligned faces, or a folder with train/ (and val/) inside",
+    )
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        metavar="KEY=VALUE",
+        nargs="+",
+        action="extend",
+        default=[],
+        help="override recipe values, e.g. --set engine.steps=500 options.optimizer.lr=1e-3",
+    )
+    parser.add_argument("--out", metavar="DIR", help="run folder (default: runs/<recipe name>)")
+    parser.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
+    parser.set_defaults(handler=_run)
+
+
+def _data_overrides(data: str | None) -> list[str]:
+    import json
+    from pathlib import Path
+
+    from facedeblur.errors import UserError
+
+    if data is None:
+        return []
+    root = Path(data)
+    if not root.is_dir():
+        raise UserError(f"{root}: --data must be a folder")
+    if (root / "train").is_dir():
+        out = [f"data.train={json.dumps(str(root / 'train'))}"]
+        if (root / "val").is_dir():
+            out.append(f"data.val={json.dumps(str(root / 'val'))}")
+        return out
+    return [f"data.train={json.dumps(str(root))}"]
+
+
+def _run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from facedeblur.config import ConfigError
+    from facedeblur.errors import UserError
+    from facedeblur.train.config import load_recipe
+    from facedeblur.train.recipes import find_recipe
+
+    try:
+        path = find_recipe(args.recipe)
+        recipe = load_recipe(path, _data_overrides(args.data) + list(args.overrides))
+    except ConfigError as err:
+        raise UserError(str(err)) from err
+    out_dir = Path(args.out) if args.out else Path("runs") / path.stem
+
+    from facedeblur.train.engine import train
+
+    result = train(recipe, out_dir, resume=args.resume)
+    if result.world_size == 1 or result.out_dir and _is_main():
+        best = result.best or {}
+        figures = f", best val PSNR {best['psnr']:.2f} dB / SSIM {best['ssim']:.4f}" if best else ""
+        print(f"trained {result.step} steps{figures}; run folder: {out_dir}")
+    return 0
+
+
+def _is_main() -> bool:
+    import os
+
+    return os.environ.get("RANK", os.environ.get("LOCAL_RANK", "0")) == "0"

@@ -1,0 +1,407 @@
+"""The training engine: runs a :class:`~facedeblur.train.task.TrainTask` with Lightning Fabric.
+
+One function, :func:`train`, does the whole run: devices, DDP (one or several nodes), mixed precision,
+seeded resumable data order, alternating generator/discriminator steps, gradient clipping, EMA,
+TensorBoard scalars and image grids, a tqdm bar (it/s, ETA, losses), validation PSNR/SSIM with
+best-checkpoint keeping, and checkpoints that continue the same run exactly.
+
+Run folder layout (``out_dir``)::
+
+    recipe.yaml                 the resolved recipe
+    checkpoints/last.ckpt       written every engine.ckpt_every steps and at the end
+    checkpoints/best.ckpt       the best validation PSNR so far
+    metrics.jsonl               one JSON line per log / validation event
+    tensorboard/                TensorBoard event files (scalars, validation image grids)
+    summary.json                final step, best and last validation metrics
+
+Example:
+    >>> from facedeblur.train.config import RecipeConfig
+    >>> cfg = RecipeConfig.from_mapping({"task": "chrysos", "engine": {"steps": 2, "accelerator": "cpu"}})
+    >>> resolve_precision(cfg.engine.precision, "cpu")
+    '32-true'
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from facedeblur.config import to_dict
+from facedeblur.errors import UserError
+from facedeblur.train.checkpoint import CHECKPOINT_FORMAT, load_checkpoint, rng_state, save_checkpoint, set_rng_state
+from facedeblur.train.config import RecipeConfig
+from facedeblur.train.data import ResumableSampler, build_datasets, make_loader
+from facedeblur.train.ema import EMA
+from facedeblur.train.recipes import task_class
+from facedeblur.train.validate import evaluate
+
+LOGGER = logging.getLogger("facedeblur.train")
+
+
+@dataclass
+class TrainResult:
+    """What :func:`train` returns (on every process).
+
+    Attributes:
+        out_dir: the run folder.
+        step: iterations completed.
+        history: ``{"step": n, <loss name>: value, ...}`` for every iteration run by this call.
+        val: latest validation metrics (None if none ran).
+        best: best validation metrics of the whole run (None if none ran).
+        world_size: number of processes.
+        replica_spread: max - min over processes of the sum of the generator's weights (0 when DDP keeps
+            the replicas in sync).
+    """
+
+    out_dir: Path
+    step: int
+    history: list[dict[str, float]] = field(default_factory=list)
+    val: dict[str, float] | None = None
+    best: dict[str, float] | None = None
+    world_size: int = 1
+    replica_spread: float = 0.0
+
+
+def resolve_accelerator(name: str) -> str:
+    """``auto`` -> ``cuda`` when a GPU is visible, else ``cpu``; ``gpu`` is an alias of ``cuda``."""
+    if name == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return "cuda" if name == "gpu" else name
+
+
+def resolve_precision(precision: str, accelerator: str) -> str:
+    """``auto`` -> ``32-true`` on CPU, ``bf16-mixed`` on GPUs that support it, else ``16-mixed``."""
+    if precision != "auto":
+        return precision
+    if accelerator == "cuda":
+        return "bf16-mixed" if torch.cuda.is_bf16_supported() else "16-mixed"
+    return "32-true"
+
+
+def _seed_all(seed: int) -> None:
+    import random
+
+    import numpy as np
+
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def _unwrap(module: torch.nn.Module) -> torch.nn.Module:
+    from lightning.fabric.wrappers import _unwrap_objects
+
+    return _unwrap_objects(module)
+
+
+def _check_same_run(stored: dict[str, Any], current: dict[str, Any], path: Path) -> None:
+    for section in ("task", "options", "data"):
+        if stored.get(section) != current.get(section):
+            raise UserError(
+                f"{path}: the checkpoint was trained with a different '{section}' section; "
+                "resume with the same recipe (only engine settings such as steps may change)"
+            )
+
+
+class _Position:
+    """Where the run is in its data: epoch and batches of it consumed by this process."""
+
+    def __init__(self, epoch: int = 0, batch: int = 0) -> None:
+        self.epoch, self.batch = epoch, batch
+
+
+def _batches(dataset, sampler: ResumableSampler, batch_size: int, workers: int, pos: _Position, seed: int):
+    empty_epochs = 0
+    while True:
+        dataset.set_epoch(pos.epoch)
+        sampler.set_epoch(pos.epoch, start=pos.batch * batch_size)
+        loader = make_loader(dataset, sampler, batch_size, workers, drop_last=True)
+        loader.generator = torch.Generator().manual_seed(seed + pos.epoch)  # keeps the global RNG untouched
+        yielded = False
+        for batch in loader:
+            pos.batch += 1
+            yielded = True
+            yield batch
+        pos.epoch += 1
+        pos.batch = 0
+        empty_epochs = 0 if yielded else empty_epochs + 1
+        if empty_epochs > 1:
+            raise UserError(f"the training set ({len(dataset)} faces) is smaller than one batch per process")
+
+
+def train(
+    recipe: RecipeConfig,
+    out_dir: str | Path,
+    resume: bool = False,
+    stop_after: int | None = None,
+    datasets: tuple[Any, Any] | None = None,
+) -> TrainResult:
+    """Train ``recipe`` into ``out_dir``.
+
+    Args:
+        recipe: the validated recipe.
+        out_dir: run folder (created); with ``resume`` it must hold ``checkpoints/last.ckpt``.
+        resume: continue the run in ``out_dir`` from its last checkpoint, exactly where it stopped.
+        stop_after: stop (with a checkpoint) after this many iterations in total, as if interrupted;
+            ``engine.steps`` still defines the run (learning-rate schedule, end).
+        datasets: ``(train, val)`` to use instead of building them from ``recipe.data`` (val may be None).
+
+    Returns:
+        A :class:`TrainResult`.
+
+    Raises:
+        UserError: missing data or checkpoint, or a resumed checkpoint from another recipe.
+    """
+    from lightning.fabric import Fabric
+
+    eng = recipe.engine
+    out_dir = Path(out_dir)
+    ckpt_dir = out_dir / "checkpoints"
+    last_path = ckpt_dir / "last.ckpt"
+    if resume and not last_path.is_file():
+        raise UserError(f"{out_dir}: nothing to resume (no checkpoints/last.ckpt)")
+    if eng.threads:
+        torch.set_num_threads(eng.threads)
+
+    accelerator = resolve_accelerator(eng.accelerator)
+    precision = resolve_precision(eng.precision, accelerator)
+    fabric = Fabric(
+        accelerator=accelerator,
+        devices=eng.devices,
+        num_nodes=eng.num_nodes,
+        strategy=eng.strategy,
+        precision=precision,
+    )
+    fabric.launch()
+    rank, world = fabric.global_rank, fabric.world_size
+    is_main = fabric.is_global_zero
+
+    task_cls = task_class(recipe.task)
+    task = task_cls(task_cls.parse_options(recipe.options), recipe.data)
+    task.device = fabric.device
+
+    _seed_all(eng.seed)  # identical initial weights on every process
+    raw_models = task.build_models()
+    if "generator" not in raw_models:
+        raise TypeError(f"{task_cls.__name__}.build_models() must return a 'generator' module")
+    optimizers = task.build_optimizers(raw_models)
+    schedulers = task.build_schedulers(optimizers, eng.steps)
+    ema = {}
+    if eng.ema_decay is not None:
+        ema = {n: EMA(raw_models[n], eng.ema_decay, eng.ema_start) for n in task.ema_modules if n in raw_models}
+
+    models = {}
+    for name, module in raw_models.items():
+        has_params = any(p.requires_grad for p in module.parameters())
+        models[name] = fabric.setup_module(module) if has_params else module.to(fabric.device)
+    optimizers = {name: fabric.setup_optimizers(opt) for name, opt in optimizers.items()}
+    for average in ema.values():
+        average.module.to(fabric.device)
+    task.models = models
+    task.rng = torch.Generator().manual_seed(eng.seed * 1000 + rank)
+    _seed_all(eng.seed * 1000 + rank)
+
+    if datasets is None:
+        train_set, val_set = build_datasets(recipe.data, with_val=is_main)
+    else:
+        train_set, val_set = datasets
+    sampler = ResumableSampler(len(train_set), seed=recipe.data.seed, rank=rank, world_size=world)
+    pos = _Position()
+    step = 0
+    best: dict[str, float] | None = None
+    last_val: dict[str, float] | None = None
+    recipe_dict = to_dict(recipe)
+
+    if resume:
+        state = load_checkpoint(last_path)
+        _check_same_run(state["recipe"], recipe_dict, last_path)
+        for name, module in models.items():
+            _unwrap(module).load_state_dict(state["models"][name])
+        for name, opt in optimizers.items():
+            opt.load_state_dict(state["optimizers"][name])
+        for name, sched in schedulers.items():
+            sched.load_state_dict(state["schedulers"][name])
+        for name, average in ema.items():
+            average.load_state_dict(state["ema"][name])
+        if state.get("precision"):
+            fabric.strategy.precision.load_state_dict(state["precision"])
+        step, best, last_val = state["step"], state["best"], state["val"]
+        pos = _Position(state["epoch"], state["batch"])
+        if state["world_size"] == world:
+            set_rng_state(state["rng"][rank], task.rng)
+        else:  # another split of the data: continue from the next epoch with fresh random streams
+            LOGGER.warning("resuming %d processes from a %d-process run: not exact", world, state["world_size"])
+            pos = _Position(state["epoch"] + 1, 0)
+
+    writer = None
+    if is_main:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        import yaml
+
+        (out_dir / "recipe.yaml").write_text(yaml.safe_dump(recipe_dict, sort_keys=False), encoding="utf-8")
+        from torch.utils.tensorboard import SummaryWriter
+
+        writer = SummaryWriter(str(out_dir / "tensorboard"), purge_step=step + 1 if resume else None)
+    metrics_file = (out_dir / "metrics.jsonl").open("a", encoding="utf-8") if is_main else None
+
+    def log_event(kind: str, values: dict[str, float]) -> None:
+        if metrics_file is not None:
+            metrics_file.write(json.dumps({"event": kind, "step": step, **values}) + "\n")
+            metrics_file.flush()
+        if writer is not None:
+            for key, value in values.items():
+                writer.add_scalar(f"{kind}/{key}", value, step)
+
+    def checkpoint_state() -> dict[str, Any]:
+        rng = [rng_state(task.rng)]
+        if world > 1:
+            gathered: list[Any] = [None] * world
+            torch.distributed.all_gather_object(gathered, rng[0])
+            rng = gathered
+        return {
+            "format": CHECKPOINT_FORMAT,
+            "task": recipe.task,
+            "recipe": recipe_dict,
+            "step": step,
+            "epoch": pos.epoch,
+            "batch": pos.batch,
+            "world_size": world,
+            "models": {n: _unwrap(m).state_dict() for n, m in models.items()},
+            "optimizers": {n: o.state_dict() for n, o in optimizers.items()},
+            "schedulers": {n: s.state_dict() for n, s in schedulers.items()},
+            "ema": {n: a.state_dict() for n, a in ema.items()},
+            "precision": fabric.strategy.precision.state_dict(),
+            "rng": rng,
+            "val": last_val,
+            "best": best,
+            "export": {
+                "architecture": task.architecture,
+                "config": task.generator_config(),
+                "face_size": recipe.data.size,
+                "trained_on": "gpu" if accelerator == "cuda" else accelerator,
+            },
+        }
+
+    def write_checkpoint(path: Path, state: dict[str, Any] | None = None) -> None:
+        state = state if state is not None else checkpoint_state()  # every rank joins the RNG gather
+        if is_main:
+            save_checkpoint(state, path)
+        fabric.barrier()
+
+    def validate() -> None:
+        nonlocal best, last_val
+        improved = False
+        if is_main and val_set is not None:
+            gen = ema["generator"].module if "generator" in ema else _unwrap(models["generator"])
+            was_training = gen.training
+            gen.eval()
+            loader = make_loader(val_set, None, eng.batch_size, recipe.data.workers, drop_last=False)
+            loader.generator = torch.Generator().manual_seed(0)
+            result = evaluate(lambda lq: task.restore(gen, lq), loader, fabric.device, preview=eng.images)
+            gen.train(was_training)
+            last_val = result.metrics
+            log_event("val", result.metrics)
+            if writer is not None and result.preview is not None:
+                writer.add_image("val/lq_restored_gt", result.preview, step)
+            improved = best is None or result.metrics["psnr"] > best["psnr"]
+            if improved:
+                best = dict(result.metrics, step=step)
+        flag = torch.tensor([1.0 if improved else 0.0], device=fabric.device)
+        flag = fabric.broadcast(flag, src=0)
+        if float(flag) > 0:
+            write_checkpoint(ckpt_dir / "best.ckpt")
+
+    batches = _batches(train_set, sampler, eng.batch_size, recipe.data.workers, pos, recipe.data.seed)
+    for module in models.values():
+        module.train()
+    history: list[dict[str, float]] = []
+    end = eng.steps if stop_after is None else min(eng.steps, stop_after)
+    from tqdm import tqdm
+
+    bar = tqdm(
+        total=eng.steps,
+        initial=step,
+        desc=f"train {recipe.task}",
+        unit="it",
+        disable=not (eng.progress and is_main),
+        dynamic_ncols=True,
+    )
+    opt_g = optimizers["generator"]
+    opt_d = optimizers.get("discriminator")
+    gen_clip_module = models[task.generator_modules[0]]
+    disc_clip_module = models[task.discriminator_modules[0]] if task.discriminator_modules else None
+    tick, tick_step = time.perf_counter(), step
+    started = tick
+    try:
+        while step < end:
+            batch = fabric.to_device(next(batches))
+            opt_g.zero_grad(set_to_none=True)
+            loss, logs = task.generator_step(batch, step)
+            if not math.isfinite(float(loss.detach())):
+                raise FloatingPointError(f"generator loss is {float(loss)} at step {step}; lower the learning rate")
+            fabric.backward(loss)
+            if eng.grad_clip is not None:
+                fabric.clip_gradients(gen_clip_module, opt_g, max_norm=eng.grad_clip)
+            opt_g.step()
+            if "generator" in schedulers:
+                schedulers["generator"].step()
+            for name, average in ema.items():
+                average.update(_unwrap(models[name]), step)
+            logs = {"loss_g": float(loss.detach()), **logs}
+            if opt_d is not None:
+                out = task.discriminator_step(batch, step)
+                if out is not None:
+                    loss_d, logs_d = out
+                    opt_d.zero_grad(set_to_none=True)
+                    fabric.backward(loss_d)
+                    if eng.grad_clip is not None:
+                        fabric.clip_gradients(disc_clip_module, opt_d, max_norm=eng.grad_clip)
+                    opt_d.step()
+                    logs.update({"loss_d": float(loss_d.detach()), **logs_d})
+                if "discriminator" in schedulers:
+                    schedulers["discriminator"].step()
+            step += 1
+            if eng.time_limit is not None and step < end:
+                over = torch.tensor([time.perf_counter() - started > eng.time_limit * 60], device=fabric.device)
+                if bool(fabric.broadcast(over, src=0)):
+                    LOGGER.warning("engine.time_limit of %s min reached at step %d", eng.time_limit, step)
+                    end = step
+            history.append({"step": step, **logs})
+            bar.update(1)
+            bar.set_postfix({k: f"{v:.4g}" for k, v in logs.items()}, refresh=False)
+
+            if step % eng.log_every == 0 or step == eng.steps:
+                now = time.perf_counter()
+                rate = (step - tick_step) * eng.batch_size * world / max(now - tick, 1e-9)
+                tick, tick_step = now, step
+                lrs = {f"lr_{n}": o.param_groups[0]["lr"] for n, o in optimizers.items()}
+                log_event("train", {**logs, **lrs, "img_per_s": rate, "epoch": pos.epoch})
+            if step % eng.val_every == 0 or step == eng.steps or step == end:
+                validate()
+            if step % eng.ckpt_every == 0 or step == end:
+                write_checkpoint(last_path)
+    finally:
+        bar.close()
+        if writer is not None:
+            writer.close()
+        if metrics_file is not None:
+            metrics_file.close()
+
+    spread = 0.0
+    weight_sum = torch.stack([p.detach().double().sum() for p in _unwrap(models["generator"]).parameters()]).sum()
+    if world > 1:
+        sums = fabric.all_gather(weight_sum.to(fabric.device))
+        spread = float(sums.max() - sums.min())
+    result = TrainResult(out_dir, step, history, last_val, best, world, spread)
+    if is_main:
+        summary = {"step": step, "steps": eng.steps, "world_size": world, "val": last_val, "best": best}
+        summary["replica_spread"] = spread
+        (out_dir / "summary.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
+    return result
