@@ -5,8 +5,8 @@ by variance of the Laplacian; the sharpest ``--keep`` fraction are the pristine 
 32 px patches at least 0.75 as sharp as its sharpest patch give 36 NIQE features; their mean and
 covariance are the model.
 
-Usage (about two minutes on one core):
-    python benchmarks/fit_niqe.py ../shared/data/utkface/train --sample 3000 --keep 0.5 \
+Usage (about half a minute on one core):
+    python benchmarks/fit_niqe.py ../shared/data/utkface/train --sample 4000 --keep 0.5 \
         -o src/facedeblur/eval/niqe_faces.npz
 """
 
@@ -26,7 +26,7 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("folder", type=Path, help="folder of sharp training faces (UTKFace train)")
-    parser.add_argument("--sample", type=int, default=3000, help="faces sampled from the folder")
+    parser.add_argument("--sample", type=int, default=4000, help="faces sampled from the folder")
     parser.add_argument("--keep", type=float, default=0.5, help="fraction of the sharpest sampled faces kept")
     parser.add_argument("--size", type=int, default=128, help="face side in pixels")
     parser.add_argument("--patch-size", type=int, default=DEFAULT_PATCH_SIZE)

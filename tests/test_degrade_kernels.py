@@ -99,3 +99,16 @@ def test_bad_arguments_are_explained():
         K.shake_kernel(9, np.random.default_rng(0), extent=10)
     with pytest.raises(TypeError):
         K.shake_kernel(9.0, np.random.default_rng(0))
+
+
+def test_batched_gaussians_match_single_ones():
+    rng = np.random.default_rng(0)
+    sizes = np.array([3, 9, 15, 21])
+    s1, s2, angle = rng.uniform(0.3, 4, 4), rng.uniform(0.3, 4, 4), rng.uniform(0, 180, 4)
+    stack = K.gaussian_kernels(sizes, s1, s2, angle)
+    assert stack.shape == (4, 21, 21)
+    for i, size in enumerate(sizes):
+        expected = K.pad_kernel(K.gaussian_kernel(int(size), s1[i], s2[i], angle[i]), 21)
+        np.testing.assert_allclose(stack[i], expected, atol=1e-6)
+    with pytest.raises(ValueError, match="odd"):
+        K.gaussian_kernels(np.array([4]), np.ones(1), np.ones(1), np.zeros(1))

@@ -204,3 +204,26 @@ def test_kernel_bank_recipe(tmp_path):
     params = sample_params(recipe, np.random.default_rng(0), 64, 64)
     assert params["kernel_info"]["family"] == "shake" and params["kernel"].shape[0] in (13, 15)
     assert any(np.array_equal(params["kernel"], k) for s in (13, 15) for k in bank[f"size_{s}"])
+
+
+@pytest.mark.parametrize("recipe", [DeblurRecipe(), RestoreRecipe(motion_probability=0.5, grayscale_probability=0.5)])
+def test_batch_sampler_draws_every_family_within_ranges(recipe):
+    from facedeblur.degrade.recipes import sample_params_batch
+
+    params = sample_params_batch(recipe, np.random.default_rng(0), 200, 128, 128)
+    families = {p["kernel_info"]["family"] for p in params}
+    assert families == ({"gaussian", "shake"} if recipe.name == "deblur" else {"gaussian", "motion"})
+    for p in params:
+        k = p["kernel"]
+        assert k.ndim == 2 and k.shape[0] % 2 == 1 and abs(k.sum() - 1) < 1e-5
+        r, c = K.kernel_center_of_mass(k)
+        assert abs(r - (k.shape[0] - 1) / 2) <= 0.5 and abs(c - (k.shape[0] - 1) / 2) <= 0.5
+        assert 0 <= p["noise_sigma"] * 255 <= recipe.noise_levels[1] + 1e-9
+    if recipe.name == "deblur":
+        sizes = {p["kernel"].shape[0] for p in params if p["kernel_info"]["family"] == "shake"}
+        assert sizes <= set(range(7, 28, 2)) and len(sizes) > 5
+        share = np.mean([p["jpeg_quality"] is not None for p in params])
+        assert 0.2 < share < 0.4
+    else:
+        assert 0.35 < np.mean([p["grayscale"] for p in params]) < 0.65
+        assert all(0.8 <= p["scale"] <= 8 for p in params)

@@ -70,13 +70,13 @@ def test_bad_files_are_reported_and_the_batch_continues(photos, tmp_path, capsys
 
 def test_loose_crop_and_small_face_messages(photos, tmp_path, capsys):
     out = tmp_path / "out"
-    code = main(["faces", str(photos / "group.jpg"), "-o", str(out), "--crop", "loose", "--min-size", "220"])
+    code = main(["faces", str(photos / "group.jpg"), "-o", str(out), "--crop", "loose", "--min-size", "200"])
     assert code == 0
     record = json.loads((out / "group.json").read_text())
     assert record["crop"] == "loose" and len(record["faces"]) == 1
     matrix = np.asarray(record["faces"][0]["matrix"])
     assert matrix[0, 1] == 0 and matrix[1, 0] == 0  # no rotation
-    assert "smaller than 220 px" in capsys.readouterr().err
+    assert "smaller than 200 px" in capsys.readouterr().err
 
 
 def test_bad_options_are_user_errors(photos, tmp_path, capsys):

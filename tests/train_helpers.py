@@ -57,6 +57,7 @@ def tiny_recipe(train: Path, val: Path, **engine) -> RecipeConfig:
         "ckpt_every": 100,
         "images": 2,
         "progress": False,
+        "threads": 1,
     }
     eng.update(engine)
     options = {

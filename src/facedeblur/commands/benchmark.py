@@ -22,19 +22,41 @@ def register(subparsers) -> None:
         ),
     )
     parser.add_argument("--protocol", "-p", choices=PROTOCOL_NAMES, default="mspl", help="(default: %(default)s)")
-    parser.add_argument("--models", nargs="+", metavar="M", help="methods to compare: baselines (blurred, wiener, "
-                        "richardson-lucy), bundled names or .safetensors paths (default: baselines + every bundled model)")
+    parser.add_argument(
+        "--models",
+        nargs="+",
+        metavar="M",
+        help="methods to compare: baselines (blurred, wiener, "
+        "richardson-lucy), bundled names or .safetensors paths (default: baselines + every bundled model)",
+    )
     parser.add_argument("--output", "-o", required=True, help="report folder")
     parser.add_argument("--pairs", help="pairs folder to use or create (default: OUTPUT/pairs)")
-    parser.add_argument("--source", help="protocol source data: aligned faces (mspl, blind) or videos (frames) "
-                        "(default: utkface/val or videos/ under $FACEDEBLUR_SHARED_DATA or ../shared/data)")
-    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                        help="protocol setting, e.g. faces=80 or kernels_per_size=10 (repeatable)")
-    parser.add_argument("--metrics", default="all", help="comma-separated metrics, 'all' or 'fast' (default: %(default)s)")
+    parser.add_argument(
+        "--source",
+        help="protocol source data: aligned faces (mspl, blind) or videos (frames) "
+        "(default: utkface/val or videos/ under $FACEDEBLUR_SHARED_DATA or ../shared/data)",
+    )
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="protocol setting, e.g. faces=80 or kernels_per_size=10 (repeatable)",
+    )
+    parser.add_argument(
+        "--metrics", default="all", help="comma-separated metrics, 'all' or 'fast' (default: %(default)s)"
+    )
     parser.add_argument("--no-speed", action="store_true", help="skip the speed table")
     parser.add_argument("--grid-faces", type=int, default=4, help="faces in the comparison grid (default: %(default)s)")
     parser.add_argument("--batch-size", type=int, default=16, help="faces per model call (default: %(default)s)")
     parser.add_argument("--device", default="cpu", help="torch device for models (default: %(default)s)")
+    parser.add_argument(
+        "--no-reuse",
+        action="store_true",
+        help="re-score every method (by default scores cached in OUTPUT/cache/ for the same pairs, weights "
+        "file and metrics are reused, so adding a model only evaluates that model)",
+    )
     parser.set_defaults(handler=_run)
 
 
@@ -76,6 +98,7 @@ def _run(args: argparse.Namespace) -> int:
         batch_size=args.batch_size,
         device=args.device,
         progress=interactive,
+        reuse=not args.no_reuse,
     )
     print((out / "results.md").read_text(encoding="utf-8"))
     print(f"wrote {', '.join(bench.files)} to {out}", file=sys.stderr)

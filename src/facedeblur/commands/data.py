@@ -54,7 +54,7 @@ def _percentiles(values) -> dict[str, float]:
 
 
 def _run_curate(args: argparse.Namespace) -> int:
-    import os
+    import shutil
 
     from facedeblur.data.datasets import list_images
     from facedeblur.data.sharpness import METRICS, score_files
@@ -98,7 +98,7 @@ def _run_curate(args: argparse.Namespace) -> int:
         for path in rejected:
             dest = dest_root / Path(path).relative_to(root)
             dest.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(path, dest)
+            shutil.move(path, dest)
         print(f"moved {len(rejected)} faces to {dest_root}")
     if args.report:
         report = {

@@ -23,11 +23,19 @@ def register(subparsers) -> None:
             "each pair from PAIRS/kernels/NAME.npy). Make pairs with `facedeblur benchmark` or bring your own."
         ),
     )
-    parser.add_argument("--model", "-m", default="default", help="bundled model name, 'default', a .safetensors "
-                        "path, or a baseline: blurred, wiener, richardson-lucy (default: %(default)s)")
+    parser.add_argument(
+        "--model",
+        "-m",
+        default="default",
+        help="bundled model name, 'default', a .safetensors "
+        "path, or a baseline: blurred, wiener, richardson-lucy (default: %(default)s)",
+    )
     parser.add_argument("--pairs", required=True, help="folder with blurred/ and gt/ (and optionally kernels/)")
-    parser.add_argument("--metrics", default="all", help="comma-separated metrics, 'all' or 'fast' "
-                        "(no identity or landmark metrics) (default: %(default)s)")
+    parser.add_argument(
+        "--metrics",
+        default="all",
+        help="comma-separated metrics, 'all' or 'fast' (no identity or landmark metrics) (default: %(default)s)",
+    )
     parser.add_argument("--output", "-o", help="folder for per_image.csv and summary.json")
     parser.add_argument("--save-images", metavar="DIR", help="also write the restored images to DIR")
     parser.add_argument("--batch-size", type=int, default=16, help="faces per model call (default: %(default)s)")
@@ -92,7 +100,7 @@ def _run(args: argparse.Namespace) -> int:
             "failures": [{"name": n, "error": e} for n, e in result.failures],
         }
         write_text_atomic(out / "summary.json", json.dumps(record, indent=2) + "\n")
-    for name, error in result.failures:
+    for _name, error in result.failures:
         print(f"facedeblur evaluate: failed: {error}", file=sys.stderr)
     if result.failures:
         print(f"facedeblur evaluate: {len(result.failures)} of {len(pairs)} pairs failed", file=sys.stderr)

@@ -61,6 +61,11 @@ def register(subparsers) -> None:
     parser.add_argument("--skip-existing", action="store_true", help="skip inputs whose output exists (resume)")
     parser.add_argument("--report", metavar="JSON", help=f"run report path (default OUT/{REPORT_NAME})")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument(
+        "--ray",
+        metavar="ADDRESS",
+        help="restore with Ray Data model actors (GPUs where the cluster has them): auto, local or a cluster address",
+    )
     parser.set_defaults(handler=_run)
 
 
@@ -206,6 +211,8 @@ def run_batch(args: argparse.Namespace, out_dir: Path, ext: str | None) -> int:
     ]
     for _, message in problems:
         print_error(message)
+    if getattr(args, "ray", None) and jobs:
+        return _run_with_ray(args, jobs, out_dir, records, report_path, ext, started)
     restorer = None
     if jobs:
         try:
@@ -404,3 +411,38 @@ def _save_compare(before, after, path: Path) -> None:
     gap = np.ones((left.shape[0], 8, 3), np.float32)
     side = np.concatenate([left, gap, right], axis=1)
     write_image(path, (np.clip(side, 0, 1) * 255 + 0.5).astype(np.uint8))
+
+
+def _run_with_ray(args, jobs, out_dir: Path, records: list[dict], report_path: Path, ext, started: float) -> int:
+    """``--ray``: the same batch through :func:`facedeblur.distributed.ray_jobs.restore_folder_with_ray`."""
+    import time
+
+    from facedeblur.distributed.ray_jobs import restore_folder_with_ray
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    records += restore_folder_with_ray(
+        jobs,
+        out_dir,
+        args.model,
+        address=args.ray,
+        device=args.device,
+        backend=args.backend,
+        fidelity=args.fidelity,
+        only_center_face=args.only_center_face,
+        min_face_size=args.min_face_size,
+        detector=args.detector,
+        batch_size=args.batch_size,
+        aligned=args.aligned,
+        skip_existing=args.skip_existing,
+    )
+    for record in records:
+        if record["status"] == "failed" and "output" in record:
+            print_error(record["error"])
+    report = _write_report(report_path, records, None, args, ext, time.perf_counter() - started)
+    summary = report["summary"]
+    print(
+        f"restored {summary['restored']} file(s) ({summary['faces']} face(s)) with Ray, skipped {summary['skipped']}, "
+        f"failed {summary['failed']}; report: {report_path}",
+        file=sys.stderr,
+    )
+    return 1 if summary["failed"] else 0

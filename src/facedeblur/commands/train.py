@@ -72,14 +72,8 @@ def _run(args: argparse.Namespace) -> int:
     from facedeblur.train.engine import train
 
     result = train(recipe, out_dir, resume=args.resume)
-    if result.world_size == 1 or result.out_dir and _is_main():
+    if result.rank == 0:
         best = result.best or {}
         figures = f", best val PSNR {best['psnr']:.2f} dB / SSIM {best['ssim']:.4f}" if best else ""
-        print(f"trained {result.step} steps{figures}; run folder: {out_dir}")
+        print(f"trained {result.step} steps on {result.world_size} process(es){figures}; run folder: {out_dir}")
     return 0
-
-
-def _is_main() -> bool:
-    import os
-
-    return os.environ.get("RANK", os.environ.get("LOCAL_RANK", "0")) == "0"

@@ -17,7 +17,7 @@ Example:
     >>> import numpy as np
     >>> frames = [np.full((8, 8, 3), i / 10, np.float32) for i in range(5)]
     >>> blurred, sharp = average_frames(frames)
-    >>> float(blurred.mean()), float(sharp.mean())
+    >>> round(float(blurred.mean()), 4), round(float(sharp.mean()), 4)
     (0.2, 0.2)
 """
 

@@ -91,6 +91,43 @@ def gaussian_kernel(size: int, sigma: float, sigma_y: float | None = None, angle
     return _normalise(np.exp(-0.5 * q))
 
 
+def gaussian_kernels(sizes: np.ndarray, sigma: np.ndarray, sigma_y: np.ndarray, angle: np.ndarray) -> np.ndarray:
+    """Many (an)isotropic Gaussian kernels at once, each in its own odd support, zero-padded to the largest.
+
+    Kernel ``i`` equals ``gaussian_kernel(sizes[i], sigma[i], sigma_y[i], angle[i])`` centred in the
+    output (what :func:`pad_kernel` would give), to float32 rounding.
+
+    Args:
+        sizes, sigma, sigma_y, angle: (M,) arrays (odd sizes, pixels, pixels, degrees).
+
+    Returns:
+        (M, K, K) float32 with K = max(sizes).
+
+    Example:
+        >>> gaussian_kernels(np.array([3, 5]), np.array([1.0, 2.0]), np.array([1.0, 0.5]), np.zeros(2)).shape
+        (2, 5, 5)
+    """
+    sizes = np.asarray(sizes, dtype=np.int64)
+    if sizes.ndim != 1 or len(sizes) == 0 or (sizes % 2 == 0).any() or (sizes < 1).any():
+        raise ValueError(f"sizes must be a non-empty 1-D array of odd integers, got {sizes}")
+    sx = np.asarray(sigma, dtype=np.float64)[:, None, None]
+    sy = np.asarray(sigma_y, dtype=np.float64)[:, None, None]
+    if not ((sx > 0).all() and (sy > 0).all()):
+        raise ValueError("Gaussian sigmas must be > 0")
+    theta = np.radians(np.asarray(angle, dtype=np.float64))[:, None, None]
+    c, s = np.cos(theta), np.sin(theta)
+    a = c**2 / sx**2 + s**2 / sy**2
+    b = c * s * (1 / sx**2 - 1 / sy**2)
+    d = s**2 / sx**2 + c**2 / sy**2
+    r = (int(sizes.max()) - 1) / 2
+    y, x = np.mgrid[-r : r + 1, -r : r + 1]
+    y = -y
+    k = np.exp(-0.5 * (a * x * x + 2 * b * x * y + d * y * y))
+    half = ((sizes - 1) / 2)[:, None, None]
+    k *= (np.abs(x) <= half) & (np.abs(y) <= half)
+    return (k / k.sum(axis=(1, 2), keepdims=True)).astype(np.float32)
+
+
 def splat_points(points: np.ndarray, size: int, weights: np.ndarray | None = None) -> np.ndarray:
     """Rasterise sub-pixel points (x, y) onto a (size, size) grid by bilinear splatting, then normalise.
 
@@ -179,7 +216,7 @@ def defocus_kernel(radius: float, size: int | None = None, supersample: int = 8)
 
     Example:
         >>> defocus_kernel(3.0).shape
-        (9, 9)
+        (7, 7)
     """
     if not radius > 0:
         raise ValueError(f"defocus radius must be > 0, got {radius}")

@@ -110,12 +110,17 @@ def stack_kernels(kernels: list[np.ndarray]):
     """Zero-pad centred kernels of different odd sizes to the largest and stack them: (B, K, K) tensor."""
     import torch
 
-    from facedeblur.degrade.kernels import pad_kernel
-
     if len(kernels) == 0:
         raise ValueError("expected at least one kernel")
     size = max(int(k.shape[0]) for k in kernels)
-    return torch.from_numpy(np.stack([pad_kernel(np.asarray(k, np.float32), size) for k in kernels]))
+    out = np.zeros((len(kernels), size, size), dtype=np.float32)
+    for i, k in enumerate(kernels):
+        s = int(k.shape[0])
+        if k.ndim != 2 or k.shape[1] != s or s % 2 == 0:
+            raise ValueError(f"kernel {i}: expected a square odd-sized 2-D array, got shape {k.shape}")
+        p = (size - s) // 2
+        out[i, p : p + s, p : p + s] = k
+    return torch.from_numpy(out)
 
 
 def resize_numpy(image: np.ndarray, height: int, width: int) -> np.ndarray:

@@ -10,7 +10,7 @@ Two recipes:
 
 Each recipe runs as a numpy function on one image (:func:`degrade_numpy`, used to write files) and as a
 batched torch function on any device (:func:`degrade_torch`, used on the training device). Both draw
-their parameters with the same :func:`sample_params`, so their statistics match by construction; the
+their parameters with the same sampler (:func:`sample_params_batch`), so their statistics match by construction; the
 primitives they apply are checked against each other in tests. Every sample's parameters are
 returned as a dict (kernel, noise level, scale, JPEG quality, grayscale); :func:`params_to_json`
 makes it JSON-ready.
@@ -209,24 +209,10 @@ def recipe_to_dict(recipe: Recipe) -> dict[str, Any]:
 # parameter sampling (shared by both implementations)
 
 
-def _odd_choice(rng: np.random.Generator, lo: int, hi: int) -> int:
-    return int(lo + 2 * rng.integers(0, (hi - lo) // 2 + 1))
-
-
-def _odd_support(sigma: float, cap: int) -> int:
-    size = 2 * int(math.ceil(3 * sigma)) + 1
-    return max(3, min(size, cap if cap % 2 else cap - 1))
-
-
-def _gaussian(rng: np.random.Generator, sigma_range, aniso_p: float, cap: int, scale: float = 1.0):
-    s1 = float(rng.uniform(*sigma_range)) * scale
-    if rng.random() < aniso_p:
-        s2 = float(rng.uniform(*sigma_range)) * scale
-        angle = float(rng.uniform(0, 180))
-    else:
-        s2, angle = s1, 0.0
-    size = _odd_support(max(s1, s2), cap)
-    return K.gaussian_kernel(size, s1, s2, angle), {"family": "gaussian", "sigma": [s1, s2], "angle": angle}
+def _odd_supports(sigma: np.ndarray, cap: int) -> np.ndarray:
+    """Odd support 6 sigma + 1 (at least 3), capped at ``cap`` (made odd)."""
+    size = 2 * np.ceil(3 * sigma).astype(np.int64) + 1
+    return np.clip(size, 3, cap if cap % 2 else cap - 1)
 
 
 _BANKS: dict[str, list] = {}
@@ -238,61 +224,104 @@ def _bank(path: str) -> list:
     return _BANKS[path]
 
 
-def sample_params(recipe: Recipe, rng: np.random.Generator, height: int, width: int) -> dict[str, Any]:
-    """Draw one sample's degradation parameters for an image of ``height`` x ``width``.
+def _gaussians(rng, n, sigma_range, aniso_p, cap, scale=1.0):
+    """Vectorised draws of n Gaussians: (sizes, s1, s2, angle) arrays."""
+    s1 = rng.uniform(*sigma_range, n) * scale
+    s2 = rng.uniform(*sigma_range, n) * scale
+    angle = rng.uniform(0, 180, n)
+    aniso = rng.random(n) < aniso_p
+    s2 = np.where(aniso, s2, s1)
+    angle = np.where(aniso, angle, 0.0)
+    return _odd_supports(np.maximum(s1, s2), cap), s1, s2, angle
 
-    Returns:
-        dict with ``recipe``, ``kernel`` ((K, K) float32 array or None), ``kernel_info`` (family and
-        its parameters), ``noise_sigma`` (in [0, 1] units), ``scale`` (downsampling factor, 1 = none),
-        ``jpeg_quality`` (int or None) and ``grayscale`` (bool).
+
+def _jpeg_draws(rng, n, probability, quality_range):
+    quality = rng.integers(quality_range[0], quality_range[1] + 1, n)
+    use = rng.random(n) < probability
+    return [int(q) if u else None for q, u in zip(quality, use, strict=True)]
+
+
+def sample_params_batch(recipe: Recipe, rng: np.random.Generator, n: int, height: int, width: int) -> list[dict]:
+    """Draw ``n`` samples' degradation parameters at once (vectorised) for images of ``height`` x ``width``.
+
+    Each dict has ``recipe``, ``kernel`` ((K, K) float32 array or None), ``kernel_info`` (family and its
+    parameters), ``noise_sigma`` (in [0, 1] units), ``scale`` (downsampling factor, 1 = none),
+    ``jpeg_quality`` (int or None) and ``grayscale`` (bool). Gaussian kernels are built in one
+    vectorised call; camera-shake kernels come from the recipe's bank or are generated one by one.
     """
-    params: dict[str, Any] = {"recipe": recipe.name, "grayscale": False, "scale": 1.0}
-    if isinstance(recipe, DeblurRecipe):
-        if rng.random() < recipe.no_blur_probability:
-            kernel, info = None, {"family": "none"}
-        elif rng.random() < recipe.shake_probability:
-            if recipe.kernel_bank is not None:
-                bank = _bank(recipe.kernel_bank)
-                index = int(rng.integers(len(bank)))
-                kernel, info = bank[index], {"family": "shake", "bank": recipe.kernel_bank, "index": index}
-            else:
-                size = _odd_choice(rng, *recipe.shake_sizes)
-                kernel, info = K.shake_kernel(size, rng), {"family": "shake", "size": size}
-        else:
-            cap = 2 * int(math.ceil(3 * recipe.gaussian_sigma[1])) + 1
-            kernel, info = _gaussian(rng, recipe.gaussian_sigma, recipe.anisotropic_probability, cap)
-        params["noise_sigma"] = float(rng.uniform(*recipe.noise_levels)) / 255.0
-        params["jpeg_quality"] = (
-            int(rng.integers(recipe.jpeg_quality[0], recipe.jpeg_quality[1] + 1))
-            if rng.random() < recipe.jpeg_probability
-            else None
-        )
-    elif isinstance(recipe, RestoreRecipe):
-        factor = min(height, width) / recipe.reference_size
-        params["grayscale"] = bool(rng.random() < recipe.grayscale_probability)
-        cap = max(3, 2 * int(round(recipe.kernel_size * factor / 2)) + 1)
-        if rng.random() >= recipe.blur_probability:
-            kernel, info = None, {"family": "none"}
-        elif rng.random() < recipe.motion_probability:
-            length = float(rng.uniform(*recipe.motion_length)) * factor
-            angle = float(rng.uniform(0, 180))
-            kernel, info = K.motion_kernel(length, angle), {"family": "motion", "length": length, "angle": angle}
-        else:
-            kernel, info = _gaussian(rng, recipe.gaussian_sigma, recipe.anisotropic_probability, cap, factor)
-        params["scale"] = float(rng.uniform(*recipe.scale))
-        params["noise_sigma"] = (
-            float(rng.uniform(*recipe.noise_levels)) / 255.0 if rng.random() < recipe.noise_probability else 0.0
-        )
-        params["jpeg_quality"] = (
-            int(rng.integers(recipe.jpeg_quality[0], recipe.jpeg_quality[1] + 1))
-            if rng.random() < recipe.jpeg_probability
-            else None
-        )
-    else:
+    if not isinstance(recipe, (DeblurRecipe, RestoreRecipe)):
         raise TypeError(f"expected a DeblurRecipe or RestoreRecipe, got {type(recipe).__name__}")
-    params["kernel"] = None if kernel is None else np.asarray(kernel, dtype=np.float32)
-    params["kernel_info"] = info
-    return params
+    if n < 1:
+        raise ValueError(f"n must be >= 1, got {n}")
+    families = np.full(n, "gaussian", dtype=object)
+    info: list[dict[str, Any]] = [{} for _ in range(n)]
+    kernels: list[np.ndarray | None] = [None] * n
+    grayscale = np.zeros(n, dtype=bool)
+    scale = np.ones(n)
+    if isinstance(recipe, DeblurRecipe):
+        no_blur = rng.random(n) < recipe.no_blur_probability
+        shake = rng.random(n) < recipe.shake_probability
+        families[shake] = "shake"
+        families[no_blur] = "none"
+        cap = 2 * int(math.ceil(3 * recipe.gaussian_sigma[1])) + 1
+        g_sizes, s1, s2, angle = _gaussians(rng, n, recipe.gaussian_sigma, recipe.anisotropic_probability, cap)
+        lo, hi = recipe.shake_sizes
+        shake_sizes = lo + 2 * rng.integers(0, (hi - lo) // 2 + 1, n)
+        bank = _bank(recipe.kernel_bank) if recipe.kernel_bank is not None else None
+        bank_index = rng.integers(len(bank), size=n) if bank is not None else None
+        noise = rng.uniform(*recipe.noise_levels, n) / 255.0
+        quality = _jpeg_draws(rng, n, recipe.jpeg_probability, recipe.jpeg_quality)
+        for i in np.flatnonzero(families == "shake"):
+            if bank is not None:
+                kernels[i] = bank[bank_index[i]]
+                info[i] = {"family": "shake", "bank": recipe.kernel_bank, "index": int(bank_index[i])}
+            else:
+                kernels[i] = K.shake_kernel(int(shake_sizes[i]), rng)
+                info[i] = {"family": "shake", "size": int(shake_sizes[i])}
+    else:
+        factor = min(height, width) / recipe.reference_size
+        grayscale = rng.random(n) < recipe.grayscale_probability
+        no_blur = rng.random(n) >= recipe.blur_probability
+        motion = rng.random(n) < recipe.motion_probability
+        families[motion] = "motion"
+        families[no_blur] = "none"
+        cap = max(3, 2 * int(round(recipe.kernel_size * factor / 2)) + 1)
+        g_sizes, s1, s2, angle = _gaussians(rng, n, recipe.gaussian_sigma, recipe.anisotropic_probability, cap, factor)
+        length = rng.uniform(*recipe.motion_length, n) * factor
+        motion_angle = rng.uniform(0, 180, n)
+        scale = rng.uniform(*recipe.scale, n)
+        noise = np.where(rng.random(n) < recipe.noise_probability, rng.uniform(*recipe.noise_levels, n), 0.0) / 255.0
+        quality = _jpeg_draws(rng, n, recipe.jpeg_probability, recipe.jpeg_quality)
+        for i in np.flatnonzero(families == "motion"):
+            kernels[i] = K.motion_kernel(float(length[i]), float(motion_angle[i]))
+            info[i] = {"family": "motion", "length": float(length[i]), "angle": float(motion_angle[i])}
+    gauss = np.flatnonzero(families == "gaussian")
+    if len(gauss):
+        stack = K.gaussian_kernels(g_sizes[gauss], s1[gauss], s2[gauss], angle[gauss])
+        kmax = stack.shape[1]
+        for j, i in enumerate(gauss):
+            off = (kmax - int(g_sizes[i])) // 2
+            kernels[i] = stack[j, off : kmax - off, off : kmax - off]
+            info[i] = {"family": "gaussian", "sigma": [float(s1[i]), float(s2[i])], "angle": float(angle[i])}
+    for i in np.flatnonzero(families == "none"):
+        info[i] = {"family": "none"}
+    return [
+        {
+            "recipe": recipe.name,
+            "grayscale": bool(grayscale[i]),
+            "scale": float(scale[i]),
+            "noise_sigma": float(noise[i]),
+            "jpeg_quality": quality[i],
+            "kernel": None if kernels[i] is None else np.asarray(kernels[i], dtype=np.float32),
+            "kernel_info": info[i],
+        }
+        for i in range(n)
+    ]
+
+
+def sample_params(recipe: Recipe, rng: np.random.Generator, height: int, width: int) -> dict[str, Any]:
+    """Draw one sample's degradation parameters (see :func:`sample_params_batch` for the fields)."""
+    return sample_params_batch(recipe, rng, 1, height, width)[0]
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -420,7 +449,7 @@ def apply_params_torch(batch, params: list[dict[str, Any]], generator=None):
 def degrade_torch(batch, recipe: Recipe, generator=None):
     """Degrade a batch of sharp images with ``recipe`` on the batch's device (CPU or GPU).
 
-    Parameters are drawn per sample with :func:`sample_params` from a numpy generator seeded by
+    Parameters are drawn with :func:`sample_params_batch` (vectorised) from a numpy generator seeded by
     ``generator`` (so a seeded ``torch.Generator`` makes the whole batch reproducible); noise is drawn
     from ``generator`` itself. Kernels of different sizes are zero-padded to the largest and applied
     by one batched FFT convolution; JPEG runs as a batched DCT on the device
@@ -443,7 +472,7 @@ def degrade_torch(batch, recipe: Recipe, generator=None):
     ops.check_batch(batch)
     rng = np.random.default_rng(_torch_seed(generator))
     h, w = batch.shape[-2:]
-    params = [sample_params(recipe, rng, h, w) for _ in range(batch.shape[0])]
+    params = sample_params_batch(recipe, rng, batch.shape[0], h, w)
     return apply_params_torch(batch, params, generator), params
 
 

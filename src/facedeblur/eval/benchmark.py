@@ -67,6 +67,7 @@ def run_benchmark(
     batch_size: int = 16,
     device: str = "cpu",
     progress: bool = False,
+    reuse: bool = True,
 ) -> BenchmarkResult:
     """Evaluate ``methods`` on a pairs folder and write the report files to ``out_dir``.
 
@@ -81,6 +82,8 @@ def run_benchmark(
         batch_size: faces per model call.
         device: torch device for the models.
         progress: progress bars.
+        reuse: take a method's scores from ``out_dir/cache/`` when the same pairs, method (same weights file)
+            and metrics were scored before, so adding a model to a benchmark only evaluates that model.
 
     Returns:
         A :class:`BenchmarkResult`.
@@ -98,10 +101,23 @@ def run_benchmark(
     cache = ReferenceCache()
     bench = BenchmarkResult(protocol or "pairs", len(pairs))
     loaded = [load_method(m, device) for m in methods]  # fail on an unknown name before any long work
+    pairs_key = _pairs_key(Path(pairs_dir), pairs)
+    has_kernels = any(p.kernel is not None for p in pairs)
+    notes = []
     for method in loaded:
-        result = evaluate_method(
-            pairs, method, metrics, batch_size, keep_images=grid_names, cache=cache, progress=progress
-        )
+        if method.needs_kernel and not has_kernels:
+            notes.append(f"{method.name} needs the true kernels, which this protocol does not have: not run.")
+            continue
+        key = {"pairs": pairs_key, "method": _method_key(method), "metrics": metrics}
+        result = _cached_result(out, method.name, key) if reuse else None
+        if result is None:
+            result = evaluate_method(
+                pairs, method, metrics, batch_size, keep_images=grid_names, cache=cache, progress=progress
+            )
+            _store_result(out, result, key)
+        elif grid_names:  # scores come from the cache; restore only the grid faces again
+            grid_pairs = [p for p in pairs if p.name in set(grid_names)]
+            result.images = evaluate_method(grid_pairs, method, [], batch_size, keep_images=grid_names).images
         bench.results[method.name] = result
         if result.failures:
             bench.failures[method.name] = result.failures
@@ -156,6 +172,7 @@ def run_benchmark(
         md += [report.markdown_table(by_group_rows, ["method", *group_labels], headers), ""]
     if speed_rows:
         md += ["Speed (128 px faces):", "", report.markdown_table(speed_rows, speed_cols), ""]
+    md += [f"{n}\n" for n in notes]
     skipped = {n: len(r.skipped) for n, r in bench.results.items() if r.skipped}
     if skipped:
         md += [f"Pairs skipped for lack of a true kernel: {skipped}.", ""]
@@ -177,6 +194,66 @@ def run_benchmark(
     files.append("results.json")
     bench.files = files
     return bench
+
+
+def _pairs_key(pairs_dir: Path, pairs) -> str:
+    import hashlib
+
+    record = pairs_dir / "protocol.json"
+    text = record.read_text(encoding="utf-8") if record.is_file() else ""
+    names = "\n".join(p.name for p in pairs)
+    return hashlib.sha256((text + names).encode("utf-8")).hexdigest()[:16]
+
+
+def _method_key(method) -> str:
+    """Baselines by name and default parameters; models by weights file name, size and modification time."""
+    from facedeblur.eval import classical
+
+    if method.kind == "baseline":
+        return f"{method.name}:nsr={classical.DEFAULT_WIENER_NSR}:rl={classical.DEFAULT_RL_ITERATIONS}"
+    path = Path(method.source)
+    stat = path.stat()
+    return f"{path.resolve()}:{stat.st_size}:{stat.st_mtime_ns}"
+
+
+def _cache_file(out: Path, name: str) -> Path:
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
+    return out / "cache" / f"{safe}.json"
+
+
+def _cached_result(out: Path, name: str, key: dict):
+    from facedeblur.eval.runner import EvalResult
+
+    path = _cache_file(out, name)
+    if not path.is_file():
+        return None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return None
+    if data.get("key") != key:
+        return None
+    nan = float("nan")
+    rows = [{k: (nan if v is None else v) for k, v in row.items()} for row in data["rows"]]
+    means = {k: (nan if v is None else v) for k, v in data["means"].items()}
+    failures = [tuple(f) for f in data["failures"]]
+    return EvalResult(name, rows, means, failures, list(data["skipped"]))
+
+
+def _store_result(out: Path, result, key: dict) -> None:
+    from facedeblur.images import write_text_atomic
+
+    def clean(d: dict) -> dict:
+        return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in d.items()}
+
+    data = {
+        "key": key,
+        "rows": [clean(r) for r in result.rows],
+        "means": clean(result.means),
+        "failures": [list(f) for f in result.failures],
+        "skipped": result.skipped,
+    }
+    write_text_atomic(_cache_file(out, result.method), json.dumps(data) + "\n")
 
 
 def _json_default(value: Any) -> Any:

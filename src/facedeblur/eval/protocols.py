@@ -139,7 +139,9 @@ class PairWriter:
         for sub in ("blurred", "gt", "params"):
             (self.root / sub).mkdir(parents=True, exist_ok=True)
 
-    def add(self, name: str, blurred: np.ndarray, gt: np.ndarray, params: dict, kernel: np.ndarray | None = None) -> None:
+    def add(
+        self, name: str, blurred: np.ndarray, gt: np.ndarray, params: dict, kernel: np.ndarray | None = None
+    ) -> None:
         import io
 
         from facedeblur.images import write_bytes_atomic, write_image, write_text_atomic

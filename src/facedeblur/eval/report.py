@@ -52,7 +52,9 @@ def _format(key: str, value: Any) -> str:
     return f"{float(value):.{decimals}f}"
 
 
-def markdown_table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str], headers: Mapping[str, str] | None = None) -> str:
+def markdown_table(
+    rows: Sequence[Mapping[str, Any]], columns: Sequence[str], headers: Mapping[str, str] | None = None
+) -> str:
     """A GitHub markdown table of ``rows`` (dicts) with the given column keys; missing values show ``n/a``.
 
     Args:

@@ -73,7 +73,9 @@ def read_pairs(root: str | Path) -> list[Pair]:
         kernel = root / "kernels" / f"{name}.npy"
         params_file = root / "params" / f"{name}.json"
         params = json.loads(params_file.read_text(encoding="utf-8")) if params_file.is_file() else {}
-        pairs.append(Pair(name, sides["blurred"][name], sides["gt"][name], kernel if kernel.is_file() else None, params))
+        pairs.append(
+            Pair(name, sides["blurred"][name], sides["gt"][name], kernel if kernel.is_file() else None, params)
+        )
     return pairs
 
 
@@ -88,6 +90,7 @@ class Method:
         restore: the function.
         model: the torch module (models only), for speed measurements.
         face_size: input side the model expects (models only).
+        source: the weights file (models only).
     """
 
     name: str
@@ -96,6 +99,7 @@ class Method:
     restore: Callable[[np.ndarray, list[np.ndarray | None]], np.ndarray]
     model: Any = None
     face_size: int | None = None
+    source: str | None = None
 
 
 def load_method(name: str, device: str = "cpu") -> Method:
@@ -113,14 +117,18 @@ def load_method(name: str, device: str = "cpu") -> Method:
             name,
             "baseline",
             True,
-            lambda batch, kernels: np.stack([classical.wiener_deconvolve(x, k) for x, k in zip(batch, kernels, strict=True)]),
+            lambda batch, kernels: np.stack(
+                [classical.wiener_deconvolve(x, k) for x, k in zip(batch, kernels, strict=True)]
+            ),
         )
     if name == "richardson-lucy":
         return Method(
             name,
             "baseline",
             True,
-            lambda batch, kernels: np.stack([classical.richardson_lucy(x, k) for x, k in zip(batch, kernels, strict=True)]),
+            lambda batch, kernels: np.stack(
+                [classical.richardson_lucy(x, k) for x, k in zip(batch, kernels, strict=True)]
+            ),
         )
     from facedeblur.errors import UserError
     from facedeblur.models.hub import load_weights, resolve_model
@@ -131,7 +139,8 @@ def load_method(name: str, device: str = "cpu") -> Method:
         raise UserError(f"{err}; baselines: {', '.join(BASELINES)}") from None
     model, meta = load_weights(path, device=device)
     label = meta.name if Path(name).suffix != ".safetensors" else Path(name).stem
-    return Method(label, "model", False, _model_restore(model, meta.face_size, device), model, meta.face_size)
+    restore = _model_restore(model, meta.face_size, device)
+    return Method(label, "model", False, restore, model, meta.face_size, str(path))
 
 
 def _model_restore(model, face_size: int, device: str):

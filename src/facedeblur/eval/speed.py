@@ -116,12 +116,16 @@ def model_speed(
     }
     if gpu if gpu is not None else torch.cuda.is_available():
         out["gpu_latency_ms"] = 1000 * time_model(model, size, 1, "cuda", warmup=5, repeats=max(10, repeats))
-        out["gpu_throughput"] = gpu_batch / time_model(model, size, gpu_batch, "cuda", warmup=3, repeats=max(10, repeats))
+        out["gpu_throughput"] = gpu_batch / time_model(
+            model, size, gpu_batch, "cuda", warmup=3, repeats=max(10, repeats)
+        )
         model.to("cpu")
     return out
 
 
-def baseline_speed(restore: Callable[[np.ndarray, list], np.ndarray], size: int = 128, kernel_size: int = 21) -> dict[str, float]:
+def baseline_speed(
+    restore: Callable[[np.ndarray, list], np.ndarray], size: int = 128, kernel_size: int = 21
+) -> dict[str, float]:
     """CPU latency and throughput of a numpy baseline on one face with a ``kernel_size`` kernel."""
     rng = np.random.default_rng(0)
     face = rng.random((1, size, size, 3), dtype=np.float32)

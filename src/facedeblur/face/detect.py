@@ -28,10 +28,13 @@ from facedeblur.face.model_files import dlib_model_path
 LOGGER = logging.getLogger("facedeblur.face")
 
 DETECTORS: tuple[str, ...] = ("hog", "cnn")
-# Automatic search size per detector: a 1080p photo is searched at 1280 x 720 by HOG (about 0.15 s of one
-# core) and at 960 x 540 by the CNN (about 3 s): the smallest face found is then ~120 px / ~160 px.
+# Automatic search size per detector: a 1080p photo is searched at 1280 x 720 by HOG (about 0.1 s of one
+# core) and at 960 x 540 by the CNN (about 3 s): the smallest face found is then ~100 px / ~160 px.
 DEFAULT_MAX_SIDE = {"hog": 1280, "cnn": 960}
-AUTO_UPSAMPLE_LIMIT = 2  # at most two doublings: each one costs four times the search time
+# Automatic upsampling doubles small images (at most twice: each doubling costs four times the search)
+# while the doubled image stays within this many pixels: a 200 px face chip is searched at 400 px.
+AUTO_UPSAMPLE_LIMIT = 2
+AUTO_UPSAMPLE_MAX_SIDE = 640
 
 _PREDICTOR_FILES = {5: "shape_predictor_5_face_landmarks.dat", 68: "shape_predictor_68_face_landmarks.dat"}
 _predictors: dict[int, object] = {}
@@ -120,7 +123,7 @@ def find_faces(
             faces in big photos, slower). Landmarks are fitted on the full-resolution image either way.
         upsample: dlib pyramid upsamplings (each halves the smallest findable face, ~80 px for HOG and
             ~80 px for CNN at 0). ``None``: automatic, doubling small images while they stay within
-            the search size (at most twice).
+            :data:`AUTO_UPSAMPLE_MAX_SIDE` (640 px; at most twice): a 200 px image is searched at 400.
         landmarks68: also fit the 68-point predictor.
 
     Returns:
@@ -161,7 +164,7 @@ def find_faces(
         scale_x = scale_y = 1.0
     if upsample is None:
         upsample = 0
-        limit = max_side or DEFAULT_MAX_SIDE[detector]
+        limit = min(max_side or AUTO_UPSAMPLE_MAX_SIDE, AUTO_UPSAMPLE_MAX_SIDE)
         while upsample < AUTO_UPSAMPLE_LIMIT and max(work.shape[:2]) * 2 ** (upsample + 1) <= limit:
             upsample += 1
 
@@ -178,6 +181,7 @@ def find_faces(
         (skipped if face.size < min_size else kept).append(face)
     full = np.ascontiguousarray(image)
     kept = [_with_landmarks(full, face, landmarks68) for face in kept]
+    skipped = [_with_landmarks(full, face, False) for face in skipped]
     return FaceSearch(faces=kept, skipped=skipped, scale=min(scale_x, scale_y), upsample=int(upsample))
 
 

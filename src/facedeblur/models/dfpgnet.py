@@ -8,7 +8,8 @@ encoder of a U-shaped deblurring network:
   paper's width 64), each level a residual group of ``blocks`` residual channel-attention blocks
   (conv-LeakyReLU-conv + squeeze-excitation, reduction 16), 4x4 stride-2 convs between levels, a
   middle residual group, a mirrored decoder with 4x4 stride-2 transposed convs and additive skips,
-  a global (feature) residual from the head conv and a 1x1 conv to RGB added to the input image.
+  a global (feature) residual from the head conv and a 1x1 conv to RGB added to the input image
+  (zero-initialised, so an untrained network returns its input).
 * **Prior-estimation stream** - at each encoder level a self-modulation layer followed by a
   residual group of ``prior_blocks`` blocks and a 1x1 conv that outputs the estimated prior: the
   face-recognition network's feature maps at three depths.
@@ -211,6 +212,10 @@ class DFPGnet(nn.Module):
             fusion = FeatureTransform if config.use_ftm else ConcatFusion
             self.fusion = nn.ModuleList(fusion(c, p) for c, p in pairs)
         self.to_rgb = nn.Conv2d(width, 3, 1)
+        # Start as the identity map (restored = lq): the blurry input is a good first guess, and the
+        # zero map still receives gradients, which reach the rest of the network from the next step on.
+        nn.init.zeros_(self.to_rgb.weight)
+        nn.init.zeros_(self.to_rgb.bias)
 
     def _check_input(self, lq: torch.Tensor) -> None:
         if not isinstance(lq, torch.Tensor) or lq.ndim != 4 or lq.shape[1] != 3:

@@ -56,6 +56,7 @@ class TrainResult:
         val: latest validation metrics (None if none ran).
         best: best validation metrics of the whole run (None if none ran).
         world_size: number of processes.
+        rank: this process's global rank (0 writes the run folder).
         replica_spread: max - min over processes of the sum of the generator's weights (0 when DDP keeps
             the replicas in sync).
     """
@@ -66,6 +67,7 @@ class TrainResult:
     val: dict[str, float] | None = None
     best: dict[str, float] | None = None
     world_size: int = 1
+    rank: int = 0
     replica_spread: float = 0.0
 
 
@@ -167,8 +169,21 @@ def train(
     last_path = ckpt_dir / "last.ckpt"
     if resume and not last_path.is_file():
         raise UserError(f"{out_dir}: nothing to resume (no checkpoints/last.ckpt)")
+    threads_before = torch.get_num_threads()
     if eng.threads:
         torch.set_num_threads(eng.threads)
+    try:
+        return _train(recipe, out_dir, resume, stop_after, datasets)
+    finally:
+        torch.set_num_threads(threads_before)
+
+
+def _train(recipe: RecipeConfig, out_dir: Path, resume: bool, stop_after: int | None, datasets) -> TrainResult:
+    from lightning.fabric import Fabric
+
+    eng = recipe.engine
+    ckpt_dir = out_dir / "checkpoints"
+    last_path = ckpt_dir / "last.ckpt"
 
     accelerator = resolve_accelerator(eng.accelerator)
     precision = resolve_precision(eng.precision, accelerator)
@@ -339,6 +354,7 @@ def train(
     disc_clip_module = models[task.discriminator_modules[0]] if task.discriminator_modules else None
     tick, tick_step = time.perf_counter(), step
     started = tick
+    time_up = False
     try:
         while step < end:
             batch = fabric.to_device(next(batches))
@@ -373,6 +389,7 @@ def train(
                 if bool(fabric.broadcast(over, src=0)):
                     LOGGER.warning("engine.time_limit of %s min reached at step %d", eng.time_limit, step)
                     end = step
+                    time_up = True
             history.append({"step": step, **logs})
             bar.update(1)
             bar.set_postfix({k: f"{v:.4g}" for k, v in logs.items()}, refresh=False)
@@ -383,7 +400,7 @@ def train(
                 tick, tick_step = now, step
                 lrs = {f"lr_{n}": o.param_groups[0]["lr"] for n, o in optimizers.items()}
                 log_event("train", {**logs, **lrs, "img_per_s": rate, "epoch": pos.epoch})
-            if step % eng.val_every == 0 or step == eng.steps or step == end:
+            if step % eng.val_every == 0 or step == eng.steps or time_up:
                 validate()
             if step % eng.ckpt_every == 0 or step == end:
                 write_checkpoint(last_path)
@@ -397,9 +414,10 @@ def train(
     spread = 0.0
     weight_sum = torch.stack([p.detach().double().sum() for p in _unwrap(models["generator"]).parameters()]).sum()
     if world > 1:
-        sums = fabric.all_gather(weight_sum.to(fabric.device))
-        spread = float(sums.max() - sums.min())
-    result = TrainResult(out_dir, step, history, last_val, best, world, spread)
+        sums: list[Any] = [None] * world
+        torch.distributed.all_gather_object(sums, float(weight_sum))
+        spread = max(sums) - min(sums)
+    result = TrainResult(out_dir, step, history, last_val, best, world, rank, spread)
     if is_main:
         summary = {"step": step, "steps": eng.steps, "world_size": world, "val": last_val, "best": best}
         summary["replica_spread"] = spread

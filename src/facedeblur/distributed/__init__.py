@@ -1,0 +1,1 @@
+"""Scaling out: Ray jobs for video mining and large restoration batches (Ray is imported lazily)."""

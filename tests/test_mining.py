@@ -1,0 +1,145 @@
+"""The video mining framework end to end on synthetic videos made from a real UTKFace face."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from _face_helpers import canvas, place
+from _mining_helpers import make_videos
+from _restore_helpers import cached_val_faces
+from facedeblur.cli import main
+from facedeblur.data.mining import MiningConfig, mine_video, unique_names
+from facedeblur.images import read_image
+from facedeblur.video import write_video
+
+
+@pytest.fixture(scope="module")
+def face(utkface_val):
+    return cached_val_faces(utkface_val, 1)[0]
+
+
+@pytest.fixture(scope="module")
+def videos(tmp_path_factory, face):
+    return make_videos(tmp_path_factory.mktemp("videos"), face)
+
+
+@pytest.fixture(scope="module")
+def mined(tmp_path_factory, videos):
+    out = tmp_path_factory.mktemp("dataset")
+    code = main(["mine", str(videos["moving"].parent), "-o", str(out), "--size", "64", "--pairs", "--quiet"])
+    return code, out
+
+
+def _report(out, name):
+    return json.loads((out / name / "report.json").read_text())
+
+
+def test_moving_face_is_mined(mined):
+    code, out = mined
+    assert code == 0
+    report = _report(out, "moving")
+    assert report["status"] == "accepted" and report["reason"] == ""
+    assert report["accepted_frames"] >= 12, report["rejected_frames"]
+    crops = sorted((out / "moving" / "crops").glob("*.png"))
+    assert len(crops) == report["accepted_frames"]
+    landmarks = json.loads((out / "moving" / "landmarks.json").read_text())
+    assert sorted(landmarks) == [c.stem for c in crops]
+    # the landmarks follow the face: 4 px per frame to the right, 1 px down
+    frames = np.array([int(k) for k in sorted(landmarks)])
+    centres = np.array([np.mean(landmarks[k]["landmarks68"], axis=0) for k in sorted(landmarks)])
+    slope_x, slope_y = np.polyfit(frames, centres[:, 0], 1)[0], np.polyfit(frames, centres[:, 1], 1)[0]
+    assert 3.5 < slope_x < 4.5 and 0.5 < slope_y < 1.5
+    # aligned crops cancel the motion: the first and last crops show the same face at the same place
+    first, last = (read_image(c).astype(np.float32) / 255 for c in (crops[0], crops[-1]))
+    assert first.shape == (64, 64, 3)
+    assert np.abs(first - last).mean() < 0.06
+    assert all(r["accepted"] and r["iou"] >= 0.5 and r["fitting_score"] > 0 for r in report["records"][1:])
+
+
+def test_static_video_is_rejected_for_no_movement(mined):
+    _, out = mined
+    report = _report(out, "static")
+    assert report["status"] == "rejected"
+    assert report["reason"].startswith("no movement"), report["reason"]
+    assert all(r["reason"].startswith("no movement since frame 0") for r in report["records"][1:])
+    assert report["rejected_frames"] == {"no movement": report["frames"] - 1}
+    assert not (out / "static" / "crops").exists()
+
+
+def test_faceless_video_is_rejected(mined):
+    _, out = mined
+    report = _report(out, "faceless")
+    assert report["status"] == "rejected"
+    assert report["reason"] == "no face detected in the first frame"
+    assert not (out / "faceless" / "crops").exists()
+
+
+def test_dataset_summary_and_pairs(mined):
+    _, out = mined
+    summary = json.loads((out / "report.json").read_text())
+    assert set(summary["videos"]) == {"moving", "static", "faceless"}
+    assert summary["accepted_videos"] == 1 and summary["rejected_videos"] == 2
+    assert summary["frames_per_second"] > 0
+    assert summary["pairs"] >= 1 and summary["videos"]["moving"]["pairs"]["written"] == summary["pairs"]
+    blurred = sorted((out / "pairs" / "blurred" / "moving").glob("*.png"))
+    assert len(blurred) == summary["pairs"]
+    lq = read_image(blurred[0]).astype(np.float32)
+    gt = read_image(out / "pairs" / "gt" / "moving" / blurred[0].name).astype(np.float32)
+    assert lq.shape == gt.shape == (64, 64, 3)
+    assert 1.0 < np.abs(lq - gt).mean() < 30  # real motion blur, same face
+    params = json.loads((out / "pairs" / "params" / "moving" / f"{blurred[0].stem}.json").read_text())
+    assert params["accepted"] and params["frames"] in (7, 9, 11)
+
+
+def test_video_where_the_detector_loses_the_face_is_rejected(tmp_path, face):
+    background = canvas(200, 240, seed=3)
+    first = background.copy()
+    place(first, face, 30, 10, 170)
+    video = tmp_path / "cut.mp4"
+    write_video(video, [first] + [background.copy() for _ in range(5)], fps=25)
+    report = mine_video(video, tmp_path / "ds", MiningConfig(size=32))
+    assert report["status"] == "rejected"
+    assert report["reason"].startswith("tracker and detector agree (IoU >= 0.5) in 17% of the frames")
+    assert all("disagree" in r["reason"] or "lost" in r["reason"] for r in report["records"][1:])
+
+
+def test_unreadable_video_is_reported(tmp_path, capsys):
+    bad = tmp_path / "in" / "broken.mp4"
+    bad.parent.mkdir()
+    bad.write_bytes(b"not a video at all")
+    assert main(["mine", str(bad.parent), "-o", str(tmp_path / "ds"), "--quiet"]) == 1
+    report = _report(tmp_path / "ds", "broken")
+    assert report["status"] == "rejected" and report["reason"].startswith("unreadable video")
+    assert "broken.mp4" in capsys.readouterr().err
+
+
+def test_cli_user_errors(tmp_path, capsys):
+    assert main(["mine", str(tmp_path / "missing.mp4"), "-o", str(tmp_path / "ds")]) == 2
+    assert "no such file" in capsys.readouterr().err
+    video = tmp_path / "v.mp4"
+    write_video(video, [np.zeros((32, 32, 3), np.uint8)], fps=25)
+    assert main(["mine", str(video), "-o", str(tmp_path / "ds"), "--set", "iou_threshold=3"]) == 2
+    assert main(["mine", str(video), "-o", str(tmp_path / "ds"), "--set", "nonsense=1"]) == 2
+    assert "nonsense" in capsys.readouterr().err
+
+
+def test_unique_names_and_config_checks():
+    from pathlib import Path
+
+    assert unique_names([Path("a/x.mp4"), Path("b/x.mp4")]) == ["x", "x-2"]
+    with pytest.raises(ValueError, match="min_motion"):
+        MiningConfig(min_motion=5, max_motion=2)
+
+
+def test_mining_without_ray_never_imports_ray(videos, tmp_path):
+    code = (
+        "import sys; from facedeblur.data.mining import mine_videos; "
+        f"mine_videos([{str(videos['faceless'])!r}], {str(tmp_path)!r}, progress=False); "
+        "assert 'ray' not in sys.modules, 'ray was imported'"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)

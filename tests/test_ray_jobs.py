@@ -1,0 +1,75 @@
+"""Ray for scale, on a local 2-CPU Ray instance: mining tasks and Ray Data restoration actors."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from _mining_helpers import make_videos
+from _restore_helpers import cached_val_faces, face_photo, make_tiny_model
+from facedeblur.cli import main
+from facedeblur.data.mining import MiningConfig, mine_videos
+from facedeblur.images import read_image, write_image
+
+ray = pytest.importorskip("ray")
+
+TIMING_KEYS = {"seconds", "frames_per_second"}
+
+
+@pytest.fixture(scope="module")
+def local_ray():
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    yield
+    ray.shutdown()
+
+
+def _files(root):
+    return {p.relative_to(root).as_posix(): p for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def test_ray_mining_gives_the_same_dataset(tmp_path, utkface_val, local_ray):
+    videos = make_videos(tmp_path / "videos", cached_val_faces(utkface_val, 1)[0], frames=10)
+    inputs = [videos["moving"], videos["faceless"]]
+    config = MiningConfig(size=48, max_frames=10)
+    here = mine_videos(inputs, tmp_path / "here", config, pairs=True, progress=False)
+    there = mine_videos(inputs, tmp_path / "ray", config, pairs=True, ray_address="local")
+    assert there["ray"] == "local" and here["ray"] is None
+    assert there["videos"] == here["videos"]
+    assert here["videos"]["moving"]["status"] == "accepted"
+    a, b = _files(tmp_path / "here"), _files(tmp_path / "ray")
+    assert set(a) == set(b) and any(name.startswith("moving/crops/") for name in a)
+    for name, path in a.items():
+        if name.endswith("report.json"):
+            left, right = json.loads(path.read_text()), json.loads(b[name].read_text())
+            for report in (left, right):
+                for key in TIMING_KEYS | {"ray"}:
+                    report.pop(key, None)
+            assert left == right, name
+        else:
+            assert path.read_bytes() == b[name].read_bytes(), name
+
+
+def test_restore_with_ray_data_matches_in_process(tmp_path, utkface_val, local_ray, capsys):
+    from facedeblur.restore import Restorer
+
+    model = make_tiny_model(tmp_path / "tiny.safetensors")
+    folder = tmp_path / "photos"
+    faces = cached_val_faces(utkface_val, 2)
+    for i, face in enumerate(faces):
+        write_image(folder / "sub" / f"p{i}.png", face_photo(face, seed=i))
+    (folder / "broken.png").write_bytes(b"not an image")
+    out = tmp_path / "out"
+    code = main(["restore", str(folder), "-o", str(out), "--model", str(model), "--ray", "local", "--quiet"])
+    assert code == 1  # the broken file failed, the others went on
+    assert "broken.png" in capsys.readouterr().err
+    report = json.loads((out / "restore-report.json").read_text())
+    status = {r["input"].split("/")[-1]: r["status"] for r in report["files"]}
+    assert status == {"p0.png": "ok", "p1.png": "ok", "broken.png": "failed"}
+    assert report["summary"]["faces"] == 2
+    restorer = Restorer(str(model), device="cpu")
+    for i in range(2):
+        expected = restorer.restore(read_image(folder / "sub" / f"p{i}.png")).image.astype(int)
+        got = read_image(out / "sub" / f"p{i}.png").astype(int)
+        assert np.abs(got - expected).max() <= 1
