@@ -4,7 +4,8 @@ Faces come from a folder (UTKFace val, resized to 128 px) or are synthetic when 
 For each recipe it prints pairs/s of :func:`degrade_numpy` (one core, OpenCV and torch limited to one
 thread; also per CPU-second of the process, the fair figure on a shared, loaded machine) and of
 :func:`degrade_torch` (batched, on CUDA when available, else CPU), and the mean PSNR of both degraded
-sets against the sharp faces (their statistics should agree). ``--bank`` also times
+sets against the sharp faces (their statistics should agree), and the CPU time per sample of the torch
+path's parameter sampler (what bounds it on a fast GPU). ``--bank`` also times
 the ``deblur`` recipe drawing its shake kernels from a precomputed MSPL-like kernel bank.
 
 Usage:
@@ -66,7 +67,8 @@ def bench_numpy(faces, recipe, pairs: int) -> tuple[float, float, float]:
     return pairs / seconds, pairs / cpu_seconds, float(np.mean(scores))
 
 
-def bench_torch(faces, recipe, pairs: int, device: str, batch: int) -> tuple[float, float]:
+def bench_torch(faces, recipe, pairs: int, device: str, batch: int) -> tuple[float, float, float]:
+    """Returns (pairs per wall second, pairs per CPU second of this process, mean PSNR)."""
     import torch
 
     from facedeblur.degrade.recipes import degrade_torch, prepare_target
@@ -78,22 +80,36 @@ def bench_torch(faces, recipe, pairs: int, device: str, batch: int) -> tuple[flo
     degrade_torch(x[:8], recipe, gen)  # warm-up
     scores = []
     done = 0
-    bookkeeping = 0.0
+    bookkeeping = cpu_bookkeeping = 0.0
     if device == "cuda":
         torch.cuda.synchronize()
+    cpu_start = time.process_time()
     start = time.perf_counter()
     while done < pairs:
         lq, params = degrade_torch(x, recipe, gen)
         if len(scores) < 512:  # PSNR of the first batches, excluded from the timing
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             gt = prepare_target(x, params)
             scores.extend(psnr(lq.float().cpu().numpy(), gt.float().cpu().numpy()).tolist())
             bookkeeping += time.perf_counter() - t0
+            cpu_bookkeeping += time.process_time() - c0
         done += len(x)
     if device == "cuda":
         torch.cuda.synchronize()
     seconds = time.perf_counter() - start - bookkeeping
-    return done / seconds, float(np.mean(scores[:512]))
+    cpu_seconds = time.process_time() - cpu_start - cpu_bookkeeping
+    return done / seconds, done / cpu_seconds, float(np.mean(scores[:512]))
+
+
+def bench_sampling(recipe, samples: int = 1024, batch: int = 256) -> float:
+    """CPU microseconds per sample of the vectorised parameter sampler used by the torch path."""
+    from facedeblur.degrade.recipes import sample_params_batch
+
+    rng = np.random.default_rng(0)
+    start = time.process_time()
+    for _ in range(samples // batch):
+        sample_params_batch(recipe, rng, batch, 128, 128)
+    return (time.process_time() - start) / samples * 1e6
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -124,14 +140,17 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     for name, recipe in recipes.items():
         np_rate, np_cpu_rate, np_psnr = bench_numpy(faces, recipe, args.pairs)
-        t_rate, t_psnr = bench_torch(faces, recipe, args.pairs, device, args.batch)
+        t_rate, t_cpu_rate, t_psnr = bench_torch(faces, recipe, args.pairs, device, args.batch)
+        sampling_us = bench_sampling(recipe)
         rows.append(
             {
                 "recipe": name,
                 "numpy_pairs_per_s_1core": round(np_rate, 1),
                 "numpy_pairs_per_cpu_s": round(np_cpu_rate, 1),
                 "torch_pairs_per_s": round(t_rate, 1),
+                "torch_pairs_per_cpu_s": round(t_cpu_rate, 1) if device == "cpu" else None,
                 "torch_device": device,
+                "torch_param_sampling_us_per_sample": round(sampling_us, 1),
                 "numpy_mean_psnr": round(np_psnr, 2),
                 "torch_mean_psnr": round(t_psnr, 2),
             }
@@ -140,8 +159,10 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"{name:12s} numpy 1 core {r['numpy_pairs_per_s_1core']:8.1f} pairs/s "
             f"({r['numpy_pairs_per_cpu_s']:.1f} per CPU-s)   "
-            f"torch {device} {r['torch_pairs_per_s']:9.1f} pairs/s   "
-            f"mean PSNR numpy {np_psnr:.2f} dB / torch {t_psnr:.2f} dB"
+            f"torch {device} {r['torch_pairs_per_s']:9.1f} pairs/s"
+            + (f" ({t_cpu_rate:.1f} per CPU-s)   " if device == "cpu" else "   ")
+            + f"sampling {sampling_us:.0f} us/sample   "
+            + f"mean PSNR numpy {np_psnr:.2f} dB / torch {t_psnr:.2f} dB"
         )
     result = {
         "size": 128,

@@ -72,6 +72,10 @@ def test_images_command_size_overrides_and_resume(tmp_path):
     report = json.loads((out / "report.json").read_text())
     assert report["kept_existing"] == 3 and report["written"] == 0
     assert main(["degrade", "images", str(faces), "-o", str(faces)]) == 2  # never writes into its input
+    inside = faces / "pairs"
+    for _ in range(2):  # an output folder inside the input is not read back as input
+        assert main(["degrade", "images", str(faces), "-o", str(inside), "--no-progress"]) == 0
+        assert json.loads((inside / "report.json").read_text())["images"] == 3
 
 
 def test_images_command_bad_files(tmp_path, capsys):

@@ -15,7 +15,7 @@ from facedeblur.images import read_image, write_image
 
 ray = pytest.importorskip("ray")
 
-TIMING_KEYS = {"seconds", "frames_per_second"}
+TIMING_KEYS = {"seconds", "frames_per_second", "stage_seconds"}
 
 
 @pytest.fixture(scope="module")

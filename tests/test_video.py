@@ -141,3 +141,26 @@ def test_box_iou_and_one_euro_basics():
         FaceTracker(fps=0)
     with pytest.raises(ValueError, match="boxes"):
         FaceTracker().update([np.zeros(4)], [], [])
+
+
+def test_display_rotation_is_applied_for_processing_and_kept(tmp_path):
+    import av
+
+    stored = np.zeros((32, 64, 3), np.uint8)
+    stored[:4, :, 0] = 255  # red along the stored top edge
+    with av.open(str(tmp_path / "phone.mp4"), "w") as out:
+        stream = out.add_stream("libx264", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 64, 32, "yuv420p"
+        stream.set_display_rotation(-90)  # shown turned a quarter clockwise, like a portrait phone clip
+        for i in range(3):
+            frame = av.VideoFrame.from_ndarray(stored, format="rgb24")
+            frame.pts = i
+            out.mux(stream.encode(frame))
+        out.mux(stream.encode(None))
+    seen = []
+    transcode_video(tmp_path / "phone.mp4", tmp_path / "out.mp4", lambda rgb, i: seen.append(rgb.copy()) or rgb)
+    assert seen[0].shape == (64, 32, 3) and seen[0][:, -4:, 0].mean() > 200  # upright: top edge now on the right
+    with av.open(str(tmp_path / "out.mp4")) as container:
+        frame = next(container.decode(video=0))
+        assert (frame.rotation, frame.width, frame.height) == (-90, 64, 32)
+        assert frame.to_ndarray(format="rgb24")[:4, :, 0].mean() > 200

@@ -7,6 +7,8 @@
     result.image      # same type, size, dtype and channels as ``image``
     result.faces      # per face: box, score, landmarks, the aligned input and restored crops
 
+What is pasted back (feathered) is the change the model made to each aligned face, resized to the
+face's size in the photo, so faces larger than the model's face size keep their own fine detail.
 Whole images keep every pixel outside the pasted face regions bit for bit. ``fidelity`` blends the
 input and the restoration inside the face regions: 0 returns the input exactly, 1 the full
 restoration (in the spirit of CodeFormer's ``w``, but 1 means "all restoration" here).
@@ -360,9 +362,13 @@ class Restorer:
         t0 = time.perf_counter()
         for r, face_rgb in zip(results, restored, strict=True):
             r.restored_face = np.ascontiguousarray(face_rgb)
-        crops, matrices = [r.restored_face for r in results], [r.matrix for r in results]
-        pasted, mask = paste_faces(rgb, crops, matrices, return_mask=True)
-        out = rgb + fidelity * (pasted - rgb) if fidelity < 1 else pasted
+        # Paste the change the model made, not its crop: a 128 px crop warped back onto a 300 px face
+        # would blur away the detail the photo has (0.7 dB lost by an identity model on 1080p faces).
+        # paste_faces clips crops to [0, 1], so changes in [-1, 1] travel as 0.5 + change / 2.
+        changes = [0.5 + 0.5 * (r.restored_face - r.input_face) for r in results]
+        matrices = [r.matrix for r in results]
+        pasted, mask = paste_faces(np.full_like(rgb, 0.5), changes, matrices, return_mask=True)
+        out = np.clip(rgb + (2.0 * fidelity) * (pasted - 0.5), 0.0, 1.0)
         timings["paste"] = time.perf_counter() - t0
         return out.astype(np.float32), mask > 0, results
 

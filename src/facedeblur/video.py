@@ -138,7 +138,7 @@ def _decode_frames(container, stream, path: Path) -> Iterator:
 
 
 def read_frames(path: str | Path) -> Iterator[np.ndarray]:
-    """Yield a video's frames as (H, W, 3) RGB ``uint8`` arrays, in order.
+    """Yield a video's frames as (H, W, 3) RGB ``uint8`` arrays, in order, as stored (not rotated).
 
     Raises:
         InputError: unreadable file, no video stream or a corrupt stream.
@@ -167,6 +167,12 @@ def _add_video_stream(output, ext: str, width: int, height: int, rate: Fraction,
     return stream
 
 
+def _quarter_turns(frame) -> int:
+    """Counter-clockwise quarter turns that show a decoded frame upright (its display rotation)."""
+    rotation = getattr(frame, "rotation", 0) or 0
+    return int(round(float(rotation) / 90.0)) % 4
+
+
 def transcode_video(
     src: str | Path,
     dst: str | Path,
@@ -178,8 +184,9 @@ def transcode_video(
     Args:
         src: input video.
         dst: output video (same container types as :data:`VIDEO_EXTENSIONS`); written atomically.
-        process: called as ``process(rgb, index)`` with each frame as (H, W, 3) RGB ``uint8`` and its
-            index; returns the new frame, same shape and dtype.
+        process: called as ``process(rgb, index)`` with each frame as (H, W, 3) RGB ``uint8``, upright
+            (a display rotation, as phones record, is applied first and undone after), and its index;
+            returns the new frame, same shape and dtype.
         progress: optional callback called with 1 after each frame.
 
     Returns:
@@ -198,7 +205,7 @@ def transcode_video(
     dst.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{dst.stem}.", suffix=ext, dir=dst.parent)
     os.close(fd)
-    written = 0
+    written = turns = 0
     try:
         in_video = container.streams.video[0]
         in_video.thread_type = "AUTO"
@@ -224,12 +231,17 @@ def transcode_video(
                         output.mux(packet)
                         continue
                     for frame in packet.decode():
-                        rgb = frame.to_ndarray(format="rgb24")
-                        new = np.ascontiguousarray(process(rgb, written))
+                        if written == 0:
+                            turns = _quarter_turns(frame)
+                            if turns:  # phone videos: keep the display rotation flag, restore upright pixels
+                                out_video.set_display_rotation(90 * turns)
+                        rgb = np.rot90(frame.to_ndarray(format="rgb24"), turns)
+                        new = np.ascontiguousarray(process(np.ascontiguousarray(rgb), written))
                         if new.shape != rgb.shape or new.dtype != np.uint8:
                             raise ValueError(
                                 f"process() must return a {rgb.shape} uint8 frame, got {new.shape} {new.dtype}"
                             )
+                        new = np.ascontiguousarray(np.rot90(new, -turns))
                         out = av.VideoFrame.from_ndarray(new, format="rgb24")
                         if index_pts:  # AVI counts frames; other containers keep the input's timestamps
                             out.pts = written

@@ -81,5 +81,5 @@ def _run(args: argparse.Namespace) -> int:
     unreadable = [v["reason"] for v in summary["videos"].values() if v["reason"].startswith("unreadable video")]
     for reason in unreadable:
         print(f"facedeblur mine: {reason}", file=sys.stderr)
-    print(f"report: {out / 'report.json'}", file=sys.stderr)
+    print(f"report: {out / 'report.json'}")
     return 1 if unreadable else 0

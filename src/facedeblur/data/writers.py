@@ -90,7 +90,9 @@ def synthesize_pairs(
     from facedeblur.degrade.recipes import degrade_numpy, params_to_json, prepare_target, recipe_to_dict
 
     in_dir, out = Path(in_dir), Path(out_dir)
-    files = list_images(in_dir)[:limit] if limit is not None else list_images(in_dir)
+    out_resolved = out.resolve()
+    files = [f for f in list_images(in_dir) if out_resolved not in f.resolve().parents]  # OUT may sit inside IN
+    files = files[:limit] if limit is not None else files
     if not files:
         raise UserError(f"{in_dir}: no images found")
     _check_out([in_dir], out)

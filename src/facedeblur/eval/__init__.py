@@ -10,4 +10,6 @@ Modules (import them directly; this package imports nothing heavy):
 - :mod:`facedeblur.eval.runner`: run a model or baseline over a pairs folder and score every image.
 - :mod:`facedeblur.eval.report`: markdown, CSV, plots and comparison grids.
 - :mod:`facedeblur.eval.speed`: parameters, FLOPs, CPU/GPU latency and throughput.
+- :mod:`facedeblur.eval.benchmark`: one protocol x many methods -> every report file (``facedeblur benchmark``).
+- :mod:`facedeblur.eval.faces`: loading faces at the model size, sharpness, seeded choice of sharp faces.
 """

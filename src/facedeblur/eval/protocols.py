@@ -91,7 +91,7 @@ class FramesConfig:
     stride: int = 4
     max_frames: int = 240
     min_motion: float = 0.5
-    psnr_range: tuple[float, float] = (20.0, 38.0)
+    psnr_range: tuple[float, float] = (22.0, 38.0)
     size: int = 128
     seed: int = 0
 

@@ -11,8 +11,8 @@ encoder of a U-shaped deblurring network:
   a global (feature) residual from the head conv and a 1x1 conv to RGB added to the input image
   (zero-initialised, so an untrained network returns its input).
 * **Prior-estimation stream** - at each encoder level a self-modulation layer followed by a
-  residual group of ``prior_blocks`` blocks and a 1x1 conv that outputs the estimated prior: the
-  face-recognition network's feature maps at three depths.
+  residual group of ``prior_blocks`` blocks and a 1x1 conv + ReLU that outputs the estimated prior:
+  the face-recognition network's (post-ReLU, non-negative) feature maps at three depths.
 * **Feature transform modules** (FTM) where the streams meet: each decoder level's features ``x``
   are modulated by the estimated prior ``f`` as ``x * (1 + scale(f)) + shift(f)``, ``scale`` and
   ``shift`` each conv3x3-LeakyReLU-conv3x3.
@@ -169,7 +169,9 @@ class PriorBranch(nn.Module):
         self.head = nn.Conv2d(channels, prior_channels, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.group(self.modulate(x)))
+        # ReLU: the identity network's maps are post-ReLU, so estimates live in the same (non-negative)
+        # domain; otherwise the feature discriminator separates them by sign alone.
+        return torch.relu(self.head(self.group(self.modulate(x))))
 
 
 class DFPGnet(nn.Module):

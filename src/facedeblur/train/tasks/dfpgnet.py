@@ -58,7 +58,9 @@ class DFPGnetTaskConfig:
         image_discriminator: train with the image (PatchGAN) discriminator.
         feature_discriminator: train with the channel-attention feature discriminator (needs the prior).
         discriminator_width: channels of the discriminators' first level.
-        gan_loss: ``nonsaturating`` (standard GAN) or ``hinge``.
+        gan_loss: ``hinge`` or ``nonsaturating`` (standard GAN). Hinge keeps the discriminators' logits
+            near the margin; with the non-saturating loss the feature discriminator's logits (and the
+            generator's feature-adversarial loss) grew without bound in our runs.
         l1_weight: weight of the L1 loss.
         adv_weight: weight of the image adversarial loss (0.03).
         feature_adv_weight: weight of the feature adversarial loss (0.03).
@@ -78,7 +80,7 @@ class DFPGnetTaskConfig:
     image_discriminator: bool = True
     feature_discriminator: bool = True
     discriminator_width: int = 64
-    gan_loss: Literal["nonsaturating", "hinge"] = "nonsaturating"
+    gan_loss: Literal["nonsaturating", "hinge"] = "hinge"
     l1_weight: float = 1.0
     adv_weight: float = 0.03
     feature_adv_weight: float = 0.03

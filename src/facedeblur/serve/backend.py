@@ -1,0 +1,328 @@
+"""What the web demo does, without Gradio: restore uploaded photos and videos with a :class:`Restorer`.
+
+:class:`DemoBackend` owns the loaded models (one :class:`~facedeblur.restore.Restorer` per model,
+loaded on first use and shared by all visitors), a work folder for the results, and turns every
+problem with one upload (unreadable file, no face, a video without frames) into a one-line message
+naming the file instead of an exception, so a batch always finishes. :mod:`facedeblur.serve.app`
+only wires these functions to Gradio components.
+
+Example:
+    >>> backend = DemoBackend(model=None, device="cpu")  # doctest: +SKIP
+    >>> batch = backend.restore_photos(["photo.jpg"], backend.default_choice, fidelity=1.0)  # doctest: +SKIP
+    >>> batch.status  # doctest: +SKIP
+    'photo.jpg: 1 face restored -> photo_restored.jpg'
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import threading
+import uuid
+import weakref
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from facedeblur.errors import InputError, ModelMismatchError, UserError
+
+PREVIEW_MAX_SIDE = 1600  # px; previews in the page are scaled down, downloads keep the full size
+_IMAGE_OUTPUT_EXTS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")  # = images.IMAGE_EXTENSIONS
+
+
+@dataclass
+class PhotoOutcome:
+    """What happened to one uploaded photo.
+
+    Attributes:
+        name: the uploaded file's name (no folder).
+        message: one line for the user, naming the file.
+        before: 8-bit RGB preview of the input (None when the file could not be read).
+        after: 8-bit RGB preview of the result (None when nothing was restored).
+        output: the restored file to download (None when nothing was restored).
+        faces: faces restored.
+    """
+
+    name: str
+    message: str
+    before: np.ndarray | None = None
+    after: np.ndarray | None = None
+    output: Path | None = None
+    faces: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return self.output is not None
+
+
+@dataclass
+class PhotoBatch:
+    """The outcomes of one click on *Restore*, in upload order."""
+
+    outcomes: list[PhotoOutcome] = field(default_factory=list)
+
+    @property
+    def restored(self) -> list[PhotoOutcome]:
+        return [o for o in self.outcomes if o.ok]
+
+    @property
+    def problems(self) -> list[str]:
+        return [o.message for o in self.outcomes if not o.ok]
+
+    @property
+    def outputs(self) -> list[str]:
+        return [str(o.output) for o in self.restored]
+
+    @property
+    def status(self) -> str:
+        return "\n".join(o.message for o in self.outcomes)
+
+
+@dataclass
+class VideoOutcome:
+    """What happened to one uploaded video: the restored file (or None) and a one-line message."""
+
+    name: str
+    message: str
+    output: Path | None = None
+
+
+class DemoBackend:
+    """Models, work folder and processing functions of the web demo.
+
+    Args:
+        model: an extra model offered first in the model list (bundled name, ``"default"`` or a
+            ``.safetensors`` path); None offers only the bundled models.
+        device: ``auto|cpu|cuda|mps`` for every model.
+        work_dir: where results are written (default: a temporary folder removed with the backend).
+
+    Raises:
+        UserError: ``model`` is neither a bundled name nor an existing weights file, or there is no
+            model at all.
+    """
+
+    def __init__(self, model: str | None = None, device: str = "auto", work_dir: str | Path | None = None) -> None:
+        from facedeblur.restore import resolve_device
+
+        self.device = resolve_device(device)
+        self.choices = model_choices(model)
+        if not self.choices:
+            raise UserError("no bundled model is installed; pass --model PATH.safetensors")
+        self._restorers: dict[str, object] = {}
+        self._lock = threading.Lock()
+        if work_dir is None:
+            self.work_dir = Path(tempfile.mkdtemp(prefix="facedeblur-serve-"))
+            weakref.finalize(self, shutil.rmtree, str(self.work_dir), True)
+        else:
+            self.work_dir = Path(work_dir)
+            self.work_dir.mkdir(parents=True, exist_ok=True)
+
+    @property
+    def default_choice(self) -> str:
+        return next(iter(self.choices))
+
+    def restorer(self, choice: str):
+        """The shared :class:`~facedeblur.restore.Restorer` for a model choice (loaded on first use).
+
+        Raises:
+            UserError: unknown choice, or a weights file that cannot be loaded.
+        """
+        from facedeblur.restore import Restorer
+
+        if choice not in self.choices:
+            raise UserError(f"unknown model {choice!r}; choose one of {', '.join(self.choices)}")
+        with self._lock:
+            if choice not in self._restorers:
+                try:
+                    self._restorers[choice] = Restorer(self.choices[choice], device=self.device)
+                except ModelMismatchError as err:
+                    raise UserError(f"model {choice!r} cannot be loaded: {err}") from err
+            return self._restorers[choice]
+
+    def _job_dir(self) -> Path:
+        folder = self.work_dir / uuid.uuid4().hex[:12]
+        folder.mkdir(parents=True)
+        return folder
+
+    def restore_photos(self, paths: Sequence[str | Path] | None, choice: str, fidelity: float) -> PhotoBatch:
+        """Restore every face in each uploaded photo; problems become messages, never exceptions.
+
+        Args:
+            paths: the uploaded files (any names; outputs are ``<stem>_restored<ext>``).
+            choice: a key of :attr:`choices`.
+            fidelity: 0 (input unchanged) to 1 (full restoration) in the face regions.
+
+        Returns:
+            A :class:`PhotoBatch` with one outcome per upload.
+
+        Raises:
+            UserError: no upload, fidelity out of range, or the model cannot be loaded.
+        """
+        if not paths:
+            raise UserError("upload one or more photos first")
+        fidelity = _check_fidelity(fidelity)
+        restorer = self.restorer(choice)
+        folder = self._job_dir()
+        batch = PhotoBatch()
+        used: set[str] = set()
+        for path in paths:
+            batch.outcomes.append(_restore_one_photo(restorer, Path(path), fidelity, folder, used))
+        return batch
+
+    def restore_video(
+        self,
+        path: str | Path | None,
+        choice: str,
+        fidelity: float,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> VideoOutcome:
+        """Restore every frame of an uploaded video (faces tracked, audio kept).
+
+        Args:
+            path: the uploaded video (mp4, mov, avi, mkv); the result has the same container.
+            choice: a key of :attr:`choices`.
+            fidelity: 0 (input unchanged) to 1 (full restoration).
+            progress: called with (frames done, frames expected) after each frame.
+
+        Raises:
+            UserError: no upload, fidelity out of range, or the model cannot be loaded.
+        """
+        from facedeblur.video import VIDEO_EXTENSIONS, probe_video
+
+        if not path:
+            raise UserError("upload a video first")
+        fidelity = _check_fidelity(fidelity)
+        path = Path(path)
+        name = path.name
+        if path.suffix.lower() not in VIDEO_EXTENSIONS:
+            kinds = ", ".join(e[1:] for e in VIDEO_EXTENSIONS)
+            return VideoOutcome(name, f"{name}: not a supported video file (use {kinds})")
+        restorer = self.restorer(choice)
+        output = self._job_dir() / f"{path.stem}_restored{path.suffix.lower()}"
+        try:
+            total = max(probe_video(path).frames, 1)
+            done = 0
+
+            def tick(step: int = 1) -> None:
+                nonlocal done
+                done += step
+                if progress is not None:
+                    progress(min(done, total), total)
+
+            result = restorer.restore_video(path, output, fidelity=fidelity, progress=tick)
+        except InputError as err:
+            return VideoOutcome(name, _name_file(err, path))
+        except Exception as err:  # noqa: BLE001 - one bad upload must not take the demo down
+            return VideoOutcome(name, f"{name}: could not be restored ({type(err).__name__}: {err})")
+        with_faces = sum(1 for n in result.faces_per_frame if n)
+        if with_faces == 0:
+            return VideoOutcome(name, f"{name}: no face found in any of its {result.frames} frames", output)
+        audio = ", audio kept" if result.has_audio else ""
+        message = (
+            f"{name}: {result.frames} frames ({result.width}x{result.height}, {result.fps:.2f} fps{audio}), "
+            f"faces restored in {with_faces}, {result.seconds:.1f} s -> {output.name}"
+        )
+        return VideoOutcome(name, message, output)
+
+
+def model_choices(extra: str | None = None) -> dict[str, str]:
+    """Model list of the demo: label -> what :class:`~facedeblur.restore.Restorer` takes.
+
+    ``extra`` (a bundled name, ``"default"`` or a weights path) comes first; bundled models follow,
+    the default model first among them.
+
+    Raises:
+        UserError: ``extra`` is neither a bundled name nor an existing ``.safetensors`` file.
+
+    Example:
+        >>> isinstance(model_choices(), dict)
+        True
+    """
+    from facedeblur.models.hub import DEFAULT_MODEL, bundled_models
+
+    bundled = list(bundled_models())
+    bundled.sort(key=lambda name: (name != DEFAULT_MODEL, name))
+    choices: dict[str, str] = {}
+    if extra not in (None, ""):
+        name = DEFAULT_MODEL if extra == "default" else str(extra)
+        if name not in bundled:
+            path = Path(name)
+            if path.suffix != ".safetensors" or not path.is_file():
+                known = ", ".join(bundled) or "none installed"
+                raise UserError(f"--model {extra}: not a bundled model ({known}) nor a .safetensors file")
+            choices[f"{path.stem} ({path})"] = str(path)
+        else:
+            choices[name] = name
+    for name in bundled:
+        choices.setdefault(name, name)
+    return choices
+
+
+def preview(pixels: np.ndarray, max_side: int = PREVIEW_MAX_SIDE) -> np.ndarray:
+    """Any image the pipeline handles as 8-bit RGB for the page, scaled so its longer side <= ``max_side``.
+
+    Example:
+        >>> preview(np.zeros((4000, 1000), np.uint16)).shape
+        (1600, 400, 3)
+    """
+    from facedeblur.images import to_float_rgb
+
+    rgb, _, _ = to_float_rgb(pixels)
+    height, width = rgb.shape[:2]
+    scale = max_side / max(height, width)
+    if scale < 1:
+        import cv2
+
+        size = (max(1, round(width * scale)), max(1, round(height * scale)))
+        rgb = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
+    return (np.clip(rgb, 0, 1) * 255 + 0.5).astype(np.uint8)
+
+
+def _restore_one_photo(restorer, path: Path, fidelity: float, folder: Path, used: set[str]) -> PhotoOutcome:
+    from facedeblur.images import read_image, write_image
+
+    name = path.name
+    try:
+        pixels = read_image(path)
+    except InputError as err:
+        return PhotoOutcome(name, _name_file(err, path))
+    before = preview(pixels)
+    try:
+        result = restorer.restore(pixels, fidelity=fidelity)
+    except Exception as err:  # noqa: BLE001 - one bad upload must not take the demo down
+        return PhotoOutcome(name, f"{name}: could not be restored ({type(err).__name__}: {err})", before)
+    if not result.faces:
+        small = f" ({result.skipped} too small to restore)" if result.skipped else ""
+        return PhotoOutcome(name, f"{name}: no face found{small}; nothing to restore", before)
+    ext = path.suffix.lower() if path.suffix.lower() in _IMAGE_OUTPUT_EXTS else ".png"
+    out_name = f"{path.stem}_restored{ext}"
+    index = 1
+    while out_name in used:  # two uploads with the same name
+        index += 1
+        out_name = f"{path.stem}_restored-{index}{ext}"
+    used.add(out_name)
+    output = folder / out_name
+    try:
+        write_image(output, result.image)
+    except (OSError, ValueError) as err:
+        return PhotoOutcome(name, f"{name}: the result could not be written ({err})", before)
+    count = len(result.faces)
+    message = f"{name}: {count} face{'s' if count != 1 else ''} restored -> {out_name}"
+    if result.skipped:
+        message += f" ({result.skipped} too small, left as they were)"
+    return PhotoOutcome(name, message, before, preview(result.image), output, count)
+
+
+def _name_file(err: Exception, path: Path) -> str:
+    """The error's one-line message with the upload's temporary folder left out."""
+    text = str(err).splitlines()[0] if str(err) else type(err).__name__
+    text = text.replace(str(path), path.name)
+    return text if text.startswith(path.name) else f"{path.name}: {text}"
+
+
+def _check_fidelity(fidelity: float | None) -> float:
+    if fidelity is None or not 0.0 <= float(fidelity) <= 1.0:
+        raise UserError(f"fidelity must be between 0 (input unchanged) and 1 (full restoration), got {fidelity}")
+    return float(fidelity)

@@ -1,0 +1,134 @@
+"""Drive the running web demo with a real headless Chromium (Playwright's Python client).
+
+Used by the end-to-end test and by ``benchmarks/serve_screenshot.py`` (the README's screenshot).
+It points Playwright at the system's Chromium (Debian's ``chromium`` package), never at a browser
+Playwright would download, and blocks every request that does not go to the demo itself, recording
+it: a page that needs the internet shows up as ``external_requests`` and as a page that never loads.
+
+Example:
+    >>> run = restore_in_browser("http://127.0.0.1:7860", "photo.png", screenshot="serve.png")  # doctest: +SKIP
+    >>> run.status, run.output_name, len(run.external_requests)  # doctest: +SKIP
+    ('photo.png: 1 face restored -> photo_restored.png', 'photo_restored.png', 0)
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+CHROMIUM_ARGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+)
+_CANDIDATES = ("chromium", "chromium-browser", "google-chrome", "/usr/bin/chromium")
+
+
+def find_chromium() -> str | None:
+    """Path of the system Chromium: ``$FACEDEBLUR_CHROMIUM``, else ``chromium`` on the PATH; None if absent."""
+    configured = os.environ.get("FACEDEBLUR_CHROMIUM")
+    if configured:
+        return configured if Path(configured).is_file() else None
+    for name in _CANDIDATES:
+        found = shutil.which(name)
+        if found:
+            return found
+    return None
+
+
+@dataclass
+class BrowserRun:
+    """What one photo's trip through the demo in a browser gave.
+
+    Attributes:
+        status: the status box's text after the run.
+        output_name: the downloaded file's suggested name.
+        output: the downloaded file's bytes.
+        external_requests: URLs the page tried to load from anywhere but the demo (all blocked).
+        screenshot: where the full-page screenshot was saved (None when not asked for).
+    """
+
+    status: str
+    output_name: str
+    output: bytes
+    external_requests: list[str] = field(default_factory=list)
+    screenshot: Path | None = None
+
+
+def restore_in_browser(
+    url: str,
+    photo: str | Path,
+    *,
+    screenshot: str | Path | None = None,
+    timeout_s: float = 60.0,
+    chromium: str | None = None,
+    viewport: tuple[int, int] = (1280, 900),
+) -> BrowserRun:
+    """Open the demo, upload ``photo``, press *Restore*, wait for the result and download it.
+
+    Args:
+        url: the demo's address, e.g. ``http://127.0.0.1:7860``.
+        photo: the image file to upload.
+        screenshot: save a full-page PNG screenshot here after the result arrived.
+        timeout_s: the longest wait for the page and for the result, each.
+        chromium: browser executable (default :func:`find_chromium`).
+        viewport: browser window (width, height).
+
+    Raises:
+        RuntimeError: no Chromium found, or the demo did not produce a download (the message has the
+            status box's text).
+    """
+    from playwright.sync_api import sync_playwright
+
+    executable = chromium or find_chromium()
+    if executable is None:
+        raise RuntimeError("no Chromium found: install Debian's chromium or set FACEDEBLUR_CHROMIUM")
+    origin = url.rstrip("/")
+    external: list[str] = []
+    timeout_ms = timeout_s * 1000
+
+    def only_the_demo(route) -> None:
+        request_url = route.request.url
+        if request_url.startswith((origin + "/", "data:", "blob:")) or request_url == origin:
+            route.continue_()
+        else:
+            external.append(request_url)
+            route.abort()
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=executable, args=list(CHROMIUM_ARGS))
+        try:
+            page = browser.new_page(viewport={"width": viewport[0], "height": viewport[1]}, accept_downloads=True)
+            page.route("**/*", only_the_demo)
+            page.goto(origin + "/", timeout=timeout_ms)
+            page.wait_for_selector("#restore-photos", timeout=timeout_ms)
+            page.locator("#photos input[type=file]").set_input_files(str(photo))
+            page.wait_for_selector(f'#photos [aria-label="{Path(photo).name}"]', timeout=timeout_ms)
+            page.click("#restore-photos")
+            link = page.locator("#downloads a[download]").first
+            try:
+                link.wait_for(timeout=timeout_ms)
+            except Exception as err:
+                status = page.locator("#status textarea").input_value()
+                raise RuntimeError(f"the demo gave no download; status: {status!r}") from err
+            status = page.locator("#status textarea").input_value()
+            page.wait_for_selector("#compare img", timeout=timeout_ms)
+            with page.expect_download(timeout=timeout_ms) as info:
+                link.click()
+            download = info.value
+            output = Path(download.path()).read_bytes()
+            saved = None
+            if screenshot is not None:
+                saved = Path(screenshot)
+                saved.parent.mkdir(parents=True, exist_ok=True)
+                page.screenshot(path=str(saved), full_page=True)
+            return BrowserRun(status, download.suggested_filename, output, external, saved)
+        finally:
+            browser.close()
