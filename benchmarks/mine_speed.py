@@ -48,11 +48,11 @@ def main() -> int:
     cpu_seconds = time.process_time() - cpu_start
     print(format_summary(summary))
     frames = summary["frames"]
-    stages = ", ".join(f"{k} {1000 * v / frames:.1f}" for k, v in summary["stage_seconds"].items())
+    stages = ", ".join(f"{k} {1000 * v / frames:.1f}" for k, v in summary["stage_cpu_seconds"].items())
     print(
         f"in-process: {summary['frames_per_second']:.2f} frames/s wall,"
         f" {frames / cpu_seconds:.2f} frames per CPU-second"
-        f" ({cpu_seconds:.1f} CPU-s for {frames} frames); wall ms per frame by stage: {stages}"
+        f" ({cpu_seconds:.1f} CPU-s for {frames} frames); CPU ms per frame by stage: {stages}"
     )
     if args.ray:
         import ray

@@ -49,7 +49,7 @@ def main() -> int:
     args = parser.parse_args()
 
     from facedeblur.train.config import load_recipe
-    from facedeblur.train.engine import train
+    from facedeblur.train.engine import resolve_accelerator, resolve_precision, train
     from facedeblur.train.recipes import find_recipe
 
     total = args.warmup + args.steps
@@ -75,8 +75,9 @@ def main() -> int:
     rate = [e for e in events if e["event"] == "train"][-1]["img_per_s"]
     crop = recipe.options.get("crop")
     where = f"{crop} px windows of {size} px faces" if crop else f"{size} px faces"
+    precision = resolve_precision(recipe.engine.precision, resolve_accelerator(args.accelerator))
     print(
-        f"{recipe.task} ({args.accelerator}, {recipe.engine.precision}, threads {recipe.engine.threads}, "
+        f"{recipe.task} ({args.accelerator}, {precision}, threads {recipe.engine.threads}, "
         f"batch {batch}, {where}): {rate:.2f} img/s"
     )
     if args.json_out:

@@ -15,13 +15,13 @@ def make_tiny_model(path, seed: int = 0):
     import torch
 
     torch.manual_seed(seed)
-    model = build_model("chrysos", width=8, blocks=2)
+    model = build_model("chrysos", width=8, blocks=1)
     with torch.no_grad():
-        model.to_image.weight.normal_(0, 0.05)  # the untrained net starts as the identity: make it change faces
+        model.to_image.weight.normal_(0, 0.5)  # the untrained net starts as the identity: make it change faces
     meta = WeightsMetadata(
         name="tiny",
         architecture="chrysos",
-        config={"width": 8, "blocks": 2},
+        config={"width": 8, "blocks": 1},
         face_size=128,
         template=template(128).tolist(),
         training_data="none (test fixture)",

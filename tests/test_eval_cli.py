@@ -146,6 +146,13 @@ def test_a_model_file_is_evaluated_and_timed(tmp_path):
     assert result.images["p0"].shape == (SIZE, SIZE, 3)
     speed = model_speed(method.model, SIZE, cpu_batch=2, repeats=2, gpu=False)
     assert speed["params_m"] > 0 and speed["gflops"] > 0 and speed["cpu_throughput"] > 0
+    # a parsing network is not a restoration model: refused by name with a clear message
+    parsing = WeightsMetadata("parse", "parsenet", {}, SIZE, [[0.0, 0.0]] * 5, "none", "none", "cpu")
+    save_weights(build_model("chrysos", **config), tmp_path / "parse.safetensors", parsing)
+    from facedeblur.errors import UserError
+
+    with pytest.raises(UserError, match="not a restoration model"):
+        load_method(str(tmp_path / "parse.safetensors"))
 
 
 def test_flop_count_of_a_convolution():

@@ -62,3 +62,18 @@ def test_summaries_skip_missing_values():
     assert means == {"count": 3.0, "psnr": 22.0, "lmk_nme": pytest.approx(0.2)}
     assert group_means(rows, "psnr") == {"k13": 22.0, "k27": 22.0}
     assert list(group_means([{"group": "n11", "psnr": 1.0}, {"group": "n7", "psnr": 2.0}], "psnr")) == ["n7", "n11"]
+
+
+def test_reference_cache_round_trip(tmp_path):
+    from facedeblur.eval.runner import ReferenceCache
+
+    cache = ReferenceCache()
+    cache.descriptors["a"] = np.arange(128, dtype=np.float32)
+    cache.landmarks["a"] = ((1.0, 2.0, 30.0, 40.0), np.ones((68, 2), np.float32))
+    cache.landmarks["b"] = None
+    cache.save(tmp_path / "r.json", "k1")
+    again = ReferenceCache.load(tmp_path / "r.json", "k1")
+    assert np.array_equal(again.descriptors["a"], cache.descriptors["a"])
+    assert again.landmarks["a"][0] == (1.0, 2.0, 30.0, 40.0) and again.landmarks["b"] is None
+    assert ReferenceCache.load(tmp_path / "r.json", "other").descriptors == {}
+    assert ReferenceCache.load(tmp_path / "missing.json", "k1").landmarks == {}

@@ -95,3 +95,22 @@ def test_export_errors_are_one_line(tmp_path, capsys):
     assert "not a facedeblur training checkpoint" in capsys.readouterr().err
     assert main(["export", "no-such-model", "-o", str(tmp_path / "x.safetensors")]) == 2
     assert "unknown model" in capsys.readouterr().err
+
+
+def test_bundled_default_model_is_described_and_deblurs(utkface_val):
+    from facedeblur.models.hub import bundled_models
+    from facedeblur.train.data import validation_set
+    from facedeblur.train.validate import evaluate
+
+    path = bundled_models().get("chrysos")
+    if path is None:
+        pytest.skip("the bundled chrysos model is not in this checkout")
+    assert path.stat().st_size <= 20 * 1024 * 1024
+    model, meta = load_weights(path, architecture="chrysos")
+    assert meta.face_size == 128 and meta.trained_on == "cpu"
+    assert meta.data_license == "UTKFace: non-commercial research only"
+    assert {"psnr", "ssim"} <= set(meta.metrics)
+    faces = validation_set(utkface_val, 128, "deblur", seed=0, limit=8)
+    batch = {k: torch.stack([faces[i][k] for i in range(8)]) for k in ("lq", "gt")}
+    result = evaluate(model, [batch])
+    assert result.metrics["psnr"] > result.metrics["psnr_input"] + 0.2

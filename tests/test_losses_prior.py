@@ -53,7 +53,7 @@ def test_prior_weights_non_negative_mean_one_and_learnable():
     # The weights ascend the loss on the discriminator side: one SGD step on weight_loss raises it.
     fresh = PriorLoss((4, 8))
     opt = torch.optim.SGD(fresh.parameters(), lr=1.0)
-    before = float(fresh(est, tgt))
+    before = float(fresh(est, tgt).detach())
     fresh.weight_loss(est, tgt).backward()
     opt.step()
     assert float(fresh(est, tgt)) > before

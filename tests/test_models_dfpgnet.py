@@ -28,6 +28,10 @@ def test_generator_shapes(size):
         (1, 64, size // 2, size // 2),
         (1, 128, size // 4, size // 4),
     ]
+    for p in priors:  # non-negative unit vectors per pixel (or zero where every channel is off)
+        assert bool((p >= 0).all())
+        norms = p.pow(2).sum(1)
+        assert bool(((norms - 1).abs() < 1e-4).logical_or(norms < 1e-6).all())
 
 
 def test_generator_rejects_bad_input():

@@ -254,31 +254,37 @@ def test_training_task_refuses_a_non_parsenet_file(tmp_path):
         task.build_models()
 
 
-def test_smoke_recipes_train_export_and_restore_end_to_end(utkface_train, tmp_path):
+def test_smoke_recipes_train_export_and_restore_end_to_end(utkface_train, utkface_val, tmp_path):
     """parsenet-smoke -> export -> psfrgan-smoke (with that parsenet) -> export -> a bundle that works alone."""
+    import shutil
+
     from facedeblur.cli import main
-    from facedeblur.data.datasets import list_images
     from facedeblur.face.align import template68
     from facedeblur.face.parsing import parsing_map_from_landmarks
     from facedeblur.images import write_image
     from facedeblur.models.hub import load_weights, read_metadata
 
     repo = Path(__file__).resolve().parent.parent
-    labels = tmp_path / "labels"
+    train, val, labels = tmp_path / "train", tmp_path / "val", tmp_path / "labels"
+    for src, dst, count in ((utkface_train, train, 8), (utkface_val, val, 4)):
+        dst.mkdir()
+        for path in sorted(src.iterdir())[:count]:
+            shutil.copy(path, dst / path.name)
     face_labels = parsing_map_from_landmarks(template68(32), 32)  # UTKFace faces are aligned to the template
-    for path in list_images(utkface_train)[:8]:
+    for path in train.iterdir():
         write_image(labels / f"{path.stem}.png", face_labels[:, :, None])
+    data = [f"data.train={train}", f"data.val={val}"]
 
     run_p = tmp_path / "run-parsenet"
     argv = ["train", str(repo / "configs/parsenet-smoke.yaml"), "--out", str(run_p)]
-    assert main([*argv, "--set", f"options.labels={labels}", f"data.train={utkface_train}"]) == 0
+    assert main([*argv, "--set", f"options.labels={labels}", *data]) == 0
     parsenet_file = tmp_path / "parsenet.safetensors"
     assert main(["export", str(run_p / "checkpoints/last.ckpt"), "-o", str(parsenet_file)]) == 0
     assert read_metadata(parsenet_file).architecture == "parsenet"
 
     run_g = tmp_path / "run-psfrgan"
     argv = ["train", str(repo / "configs/psfrgan-smoke.yaml"), "--out", str(run_g)]
-    assert main([*argv, "--set", f"options.parsenet_weights={parsenet_file}", f"data.train={utkface_train}"]) == 0
+    assert main([*argv, "--set", f"options.parsenet_weights={parsenet_file}", *data]) == 0
     bundle_file = tmp_path / "psfrgan.safetensors"
     assert main(["export", str(run_g / "checkpoints/last.ckpt"), "-o", str(bundle_file)]) == 0
     model, meta = load_weights(bundle_file, architecture="psfrgan")

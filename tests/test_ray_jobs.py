@@ -14,8 +14,9 @@ from facedeblur.data.mining import MiningConfig, mine_videos
 from facedeblur.images import read_image, write_image
 
 ray = pytest.importorskip("ray")
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")  # Ray Data's own settings
 
-TIMING_KEYS = {"seconds", "frames_per_second", "stage_seconds"}
+TIMING_KEYS = {"seconds", "frames_per_second", "stage_cpu_seconds"}
 
 
 @pytest.fixture(scope="module")

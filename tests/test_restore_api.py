@@ -171,10 +171,24 @@ def test_devices_and_unknown_models():
         Restorer("no-such-model", device="cpu")
 
 
-def test_default_model_loads_when_bundled():
+def test_default_model_loads_when_bundled_and_sharpens_blurred_faces(photo):
+    import cv2
+
     if "chrysos" not in bundled_models():
         pytest.skip("the default chrysos weights are not bundled in this checkout")
     restorer = Restorer("default", device="cpu")
     assert restorer.model.name == "chrysos" and restorer.face_size == 128
-    out = restorer.restore_aligned(np.full((128, 128, 3), 128, np.uint8))
-    assert out.shape == (128, 128, 3)
+    image, boxes = photo
+    sharp = image.astype(np.float32) / 255
+    blurred = (cv2.GaussianBlur(sharp, (0, 0), 2.5) * 255 + 0.5).astype(np.uint8)
+    result = restorer.restore(blurred)
+    assert len(result.faces) == 2
+    inner = np.zeros(image.shape[:2], bool)
+    for x0, y0, x1, y1 in boxes:
+        m = (x1 - x0) // 6
+        inner[y0 + m : y1 - m, x0 + m : x1 - m] = True
+
+    def psnr(pixels):
+        return 10 * np.log10(1 / np.mean((pixels.astype(np.float32)[inner] / 255 - sharp[inner]) ** 2))
+
+    assert psnr(result.image) > psnr(blurred) + 0.2

@@ -88,3 +88,11 @@ def test_rng_state_round_trip():
     set_rng_state(state, gen)
     b = (torch.rand(3), np.random.rand(3), random.random(), torch.rand(2, generator=gen))
     assert torch.equal(a[0], b[0]) and np.array_equal(a[1], b[1]) and a[2] == b[2] and torch.equal(a[3], b[3])
+
+
+def test_exponent_floats_from_the_command_line_are_numbers():
+    from facedeblur.train.config import load_recipe
+    from facedeblur.train.recipes import find_recipe
+
+    recipe = load_recipe(find_recipe("chrysos"), ["options.optimizer.lr=3e-4"])  # YAML 1.1 reads this as a string
+    assert task_class("chrysos").parse_options(recipe.options).optimizer.lr == pytest.approx(3e-4)

@@ -236,14 +236,15 @@ class _Accepted:
 
 
 class _Stages:
-    """Seconds spent per stage: each :meth:`lap` charges the time since the previous one to a stage."""
+    """CPU seconds of this process per stage (each :meth:`lap` charges the CPU time since the previous
+    one): unlike wall time, this stays meaningful on a machine shared with other jobs."""
 
     def __init__(self) -> None:
         self.seconds: dict[str, float] = {}
-        self._last = time.perf_counter()
+        self._last = time.process_time()
 
     def lap(self, stage: str) -> None:
-        now = time.perf_counter()
+        now = time.process_time()
         self.seconds[stage] = self.seconds.get(stage, 0.0) + now - self._last
         self._last = now
 
@@ -376,7 +377,7 @@ def mine_video(
         "rejected_frames": _count_reasons(frames),
         "seconds": round(seconds, 3),
         "frames_per_second": round(len(frames) / seconds, 3) if seconds > 0 else None,
-        "stage_seconds": {k: round(v, 3) for k, v in sorted(clock.seconds.items())},
+        "stage_cpu_seconds": {k: round(v, 3) for k, v in sorted(clock.seconds.items())},
         "records": [f.record() for f in frames],
     }
     if reason:
@@ -595,7 +596,7 @@ def write_summary(
     frames = sum(r["frames"] for r in reports)
     stages: dict[str, float] = {}
     for r in reports:
-        for key, value in r.get("stage_seconds", {}).items():
+        for key, value in r.get("stage_cpu_seconds", {}).items():
             stages[key] = round(stages.get(key, 0.0) + value, 3)
     summary = {
         "command": "mine",
@@ -620,7 +621,7 @@ def write_summary(
         "pairs": sum((r.get("pairs") or {}).get("written", 0) for r in reports) if pairs else None,
         "seconds": round(seconds, 3),
         "frames_per_second": round(frames / seconds, 3) if seconds > 0 else None,
-        "stage_seconds": dict(sorted(stages.items())),
+        "stage_cpu_seconds": dict(sorted(stages.items())),
     }
     write_text_atomic(out / REPORT_NAME, json.dumps(summary, indent=1, sort_keys=True) + "\n")
     return summary

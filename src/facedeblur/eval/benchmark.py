@@ -29,7 +29,7 @@ GROUP_AXIS = {"mspl": "kernel size (px)", "frames": "frames averaged", "blind": 
 
 def default_methods(bundled: Sequence[str] | None = None) -> list[str]:
     """The baselines followed by every bundled restoration model (parsing networks excluded)."""
-    from facedeblur.eval.runner import BASELINES
+    from facedeblur.eval.runner import BASELINES, NOT_RESTORATION
 
     if bundled is None:
         from facedeblur.models.hub import bundled_models, read_metadata
@@ -37,7 +37,7 @@ def default_methods(bundled: Sequence[str] | None = None) -> list[str]:
         bundled = []
         for name, path in bundled_models().items():
             try:
-                if read_metadata(path).architecture != "parsenet":
+                if read_metadata(path).architecture not in NOT_RESTORATION:
                     bundled.append(name)
             except Exception as err:  # a broken bundled file must not stop the benchmark of the others
                 LOGGER.warning("bundled model %s unreadable: %s", name, err)
@@ -98,10 +98,11 @@ def run_benchmark(
     out.mkdir(parents=True, exist_ok=True)
     pairs = read_pairs(pairs_dir)
     grid_names = _grid_names(pairs, grid_faces)
-    cache = ReferenceCache()
     bench = BenchmarkResult(protocol or "pairs", len(pairs))
     loaded = [load_method(m, device) for m in methods]  # fail on an unknown name before any long work
     pairs_key = _pairs_key(Path(pairs_dir), pairs)
+    reference_file = out / "cache" / "reference.json"
+    cache = ReferenceCache.load(reference_file, pairs_key) if reuse else ReferenceCache()
     has_kernels = any(p.kernel is not None for p in pairs)
     notes = []
     for method in loaded:
@@ -115,6 +116,7 @@ def run_benchmark(
                 pairs, method, metrics, batch_size, keep_images=grid_names, cache=cache, progress=progress
             )
             _store_result(out, result, key)
+            cache.save(reference_file, pairs_key)
         elif grid_names:  # scores come from the cache; restore only the grid faces again
             grid_pairs = [p for p in pairs if p.name in set(grid_names)]
             result.images = evaluate_method(grid_pairs, method, [], batch_size, keep_images=grid_names).images

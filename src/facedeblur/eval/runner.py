@@ -31,6 +31,7 @@ BASELINES: tuple[str, ...] = ("blurred", "wiener", "richardson-lucy")
 METRICS: tuple[str, ...] = ("psnr", "ssim", "psnr_y", "ssim_y", "ms_ssim", "niqe", "id_cos", "id_l2", "lmk_nme")
 FAST_METRICS: tuple[str, ...] = ("psnr", "ssim", "psnr_y", "ssim_y", "ms_ssim", "niqe")
 LOWER_IS_BETTER = frozenset({"niqe", "id_cos", "id_l2", "lmk_nme", "fid_id"})
+NOT_RESTORATION = frozenset({"parsenet"})  # architectures that do not output restored faces
 
 
 @dataclass(frozen=True)
@@ -130,14 +131,20 @@ def load_method(name: str, device: str = "cpu") -> Method:
                 [classical.richardson_lucy(x, k) for x, k in zip(batch, kernels, strict=True)]
             ),
         )
-    from facedeblur.errors import UserError
-    from facedeblur.models.hub import load_weights, resolve_model
+    from facedeblur.errors import ModelMismatchError, UserError
+    from facedeblur.models.hub import load_weights, read_metadata, resolve_model
 
     try:
         path = resolve_model(name)
     except UserError as err:
         raise UserError(f"{err}; baselines: {', '.join(BASELINES)}") from None
-    model, meta = load_weights(path, device=device)
+    try:
+        architecture = read_metadata(path).architecture
+        if architecture in NOT_RESTORATION:
+            raise UserError(f"{name!r} is a {architecture} network, not a restoration model; it cannot be evaluated")
+        model, meta = load_weights(path, device=device)
+    except ModelMismatchError as err:
+        raise UserError(str(err)) from err
     label = meta.name if Path(name).suffix != ".safetensors" else Path(name).stem
     restore = _model_restore(model, meta.face_size, device)
     return Method(label, "model", False, restore, model, meta.face_size, str(path))
@@ -184,11 +191,44 @@ class EvalResult:
 
 
 class ReferenceCache:
-    """Ground-truth quantities shared by every method on a pairs folder: descriptors, landmarks, images."""
+    """Ground-truth quantities shared by every method on a pairs folder: identity descriptors and landmarks.
+
+    :meth:`save` / :meth:`load` keep them in a JSON file so later runs on the same pairs skip the work.
+    """
 
     def __init__(self) -> None:
         self.descriptors: dict[str, np.ndarray] = {}
         self.landmarks: dict[str, tuple[tuple[float, float, float, float], np.ndarray] | None] = {}
+
+    def save(self, path: str | Path, key: str) -> None:
+        from facedeblur.images import write_text_atomic
+
+        data = {
+            "key": key,
+            "descriptors": {n: d.tolist() for n, d in self.descriptors.items()},
+            "landmarks": {
+                n: None if v is None else {"box": list(v[0]), "points": np.asarray(v[1]).tolist()}
+                for n, v in self.landmarks.items()
+            },
+        }
+        write_text_atomic(path, json.dumps(data))
+
+    @classmethod
+    def load(cls, path: str | Path, key: str) -> ReferenceCache:
+        """The cache stored at ``path`` for ``key``, or an empty one (missing, unreadable or other key)."""
+        cache = cls()
+        try:
+            data = json.loads(Path(path).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return cache
+        if data.get("key") != key:
+            return cache
+        cache.descriptors = {n: np.asarray(d, np.float32) for n, d in data["descriptors"].items()}
+        cache.landmarks = {
+            n: None if v is None else (tuple(v["box"]), np.asarray(v["points"], np.float32))
+            for n, v in data["landmarks"].items()
+        }
+        return cache
 
 
 def _u8(image: np.ndarray) -> np.ndarray:

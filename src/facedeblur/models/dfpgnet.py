@@ -11,8 +11,9 @@ encoder of a U-shaped deblurring network:
   a global (feature) residual from the head conv and a 1x1 conv to RGB added to the input image
   (zero-initialised, so an untrained network returns its input).
 * **Prior-estimation stream** - at each encoder level a self-modulation layer followed by a
-  residual group of ``prior_blocks`` blocks and a 1x1 conv + ReLU that outputs the estimated prior:
-  the face-recognition network's (post-ReLU, non-negative) feature maps at three depths.
+  residual group of ``prior_blocks`` blocks and a 1x1 conv + ReLU + channel normalisation that
+  outputs the estimated prior: the face-recognition network's (post-ReLU, non-negative) feature maps
+  at three depths, each pixel's feature vector normalised to unit length (as the prior loss compares them).
 * **Feature transform modules** (FTM) where the streams meet: each decoder level's features ``x``
   are modulated by the estimated prior ``f`` as ``x * (1 + scale(f)) + shift(f)``, ``scale`` and
   ``shift`` each conv3x3-LeakyReLU-conv3x3.
@@ -50,6 +51,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from facedeblur.losses.prior import normalize_channels
 from facedeblur.models.blocks import ResidualGroup
 
 __all__ = [
@@ -170,8 +172,10 @@ class PriorBranch(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # ReLU: the identity network's maps are post-ReLU, so estimates live in the same (non-negative)
-        # domain; otherwise the feature discriminator separates them by sign alone.
-        return torch.relu(self.head(self.group(self.modulate(x))))
+        # domain. Channel normalisation: only the direction of each pixel's feature vector is
+        # supervised (the prior loss is scale-invariant), so an unnormalised estimate has a free scale
+        # that the adversarial loss blew up in our first runs; unit vectors also keep the FTMs stable.
+        return normalize_channels(torch.relu(self.head(self.group(self.modulate(x)))))
 
 
 class DFPGnet(nn.Module):

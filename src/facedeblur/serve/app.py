@@ -96,11 +96,13 @@ def build_app(model: str | None = None, device: str = "auto", backend: DemoBacke
                 gallery = gr.Gallery(
                     label="Restored photos (click one to compare it above)",
                     columns=6,
-                    height=220,
+                    fit_columns=False,
+                    height=260,
                     preview=False,
                     object_fit="contain",
                     format="png",
                     interactive=False,
+                    visible=False,  # shown once more than one photo was restored
                     elem_id="results",
                 )
                 downloads = gr.File(label="Download", file_count="multiple", interactive=False, elem_id="downloads")
@@ -123,14 +125,14 @@ def build_app(model: str | None = None, device: str = "auto", backend: DemoBacke
                 batch = backend.restore_photos(files, choice, weight)
             except UserError as err:
                 gr.Warning(str(err))
-                return None, [], None, str(err), []
+                return None, gr.update(value=[], visible=False), None, str(err), []
             for problem in batch.problems:
                 gr.Warning(problem)
             done = batch.restored
             shown = [(o.before, o.after) for o in done]
             return (
                 shown[0] if shown else None,
-                [(o.after, o.name) for o in done],
+                gr.update(value=[(o.after, o.name) for o in done], visible=len(done) > 1),
                 batch.outputs or None,
                 batch.status,
                 shown,

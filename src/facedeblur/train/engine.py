@@ -161,13 +161,9 @@ def train(
     Raises:
         UserError: missing data or checkpoint, or a resumed checkpoint from another recipe.
     """
-    from lightning.fabric import Fabric
-
     eng = recipe.engine
     out_dir = Path(out_dir)
-    ckpt_dir = out_dir / "checkpoints"
-    last_path = ckpt_dir / "last.ckpt"
-    if resume and not last_path.is_file():
+    if resume and not (out_dir / "checkpoints" / "last.ckpt").is_file():
         raise UserError(f"{out_dir}: nothing to resume (no checkpoints/last.ckpt)")
     threads_before = torch.get_num_threads()
     if eng.threads:

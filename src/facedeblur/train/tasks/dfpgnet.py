@@ -36,7 +36,7 @@ from torch import nn
 
 from facedeblur.config import ConfigError
 from facedeblur.losses.adversarial import discriminator_loss, generator_loss
-from facedeblur.losses.prior import PriorLoss, resize_prior_targets
+from facedeblur.losses.prior import PriorLoss, normalize_channels, resize_prior_targets
 from facedeblur.models.dfpgnet import DFPGnetConfig
 from facedeblur.train.optim import OptimizerConfig, SchedulerConfig, build_optimizer, build_scheduler
 from facedeblur.train.task import TrainTask
@@ -134,13 +134,15 @@ def true_prior(network: nn.Module, gt: torch.Tensor, layers: tuple[int, ...], si
         sizes: (H, W) of each estimated prior level.
 
     Returns:
-        List of (B, C_l, H_l, W_l) maps, no gradient.
+        List of (B, C_l, H_l, W_l) maps, normalised to unit length over channels (as the generator's
+        estimates are), no gradient.
     """
     from facedeblur.face.identity import aligned_face_to_chip
 
     with torch.no_grad():
         feats = network.features(aligned_face_to_chip(gt))
-        return resize_prior_targets([feats[i].float() for i in layers], sizes)
+        resized = resize_prior_targets([feats[i].float() for i in layers], sizes)
+        return [normalize_channels(f) for f in resized]
 
 
 def random_windows(
