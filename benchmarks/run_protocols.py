@@ -54,7 +54,8 @@ def main(argv: list[str] | None = None) -> int:
         source = args.shared_data / ("videos" if protocol == "frames" else "utkface/val")
         command = ["benchmark", "--protocol", protocol, "--source", str(source), "-o", str(out)]
         command += [x for s in settings for x in ("--set", s)]
-        command += ["--device", args.device]
+        if args.device != "cpu":
+            command += ["--device", args.device]
         if args.models:
             command += ["--models", *args.models]
         start = time.time()

@@ -145,3 +145,55 @@ def test_mining_without_ray_never_imports_ray(videos, tmp_path):
         "assert 'ray' not in sys.modules, 'ray was imported'"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+
+
+def test_yaml_config_and_overrides(tmp_path, videos):
+    config = tmp_path / "mining.yaml"
+    config.write_text("size: 32\nmin_frames: 2\ndetector: hog\n")
+    out = tmp_path / "ds"
+    assert main(["mine", str(videos["faceless"]), "-o", str(out), "--config", str(config), "--quiet"]) == 0
+    summary = json.loads((out / "report.json").read_text())
+    assert summary["config"]["size"] == 32 and summary["config"]["min_frames"] == 2
+    assert main(["mine", str(videos["faceless"]), "-o", str(out), "--config", str(config), "--size", "40"]) == 0
+    assert json.loads((out / "report.json").read_text())["config"]["size"] == 40
+
+
+def test_pairs_do_not_depend_on_the_decoding_chunk(mined, videos, tmp_path, monkeypatch):
+    from types import SimpleNamespace
+
+    from facedeblur.data import mining
+
+    _, out = mined
+    marks = json.loads((out / "moving" / "landmarks.json").read_text())
+    accepted = {
+        int(k): SimpleNamespace(landmarks5=np.array(v["landmarks5"]), landmarks68=np.array(v["landmarks68"]))
+        for k, v in marks.items()
+    }
+    config = MiningConfig(size=32, pair_frames=(3,), pair_stride=2)
+    whole = mining.build_pairs(videos["moving"], tmp_path / "whole", "moving", accepted, config)
+    monkeypatch.setattr(mining, "PAIR_CHUNK_FRAMES", 4)
+    chunked = mining.build_pairs(videos["moving"], tmp_path / "chunked", "moving", accepted, config)
+    assert whole == chunked and whole["written"] >= 5
+    files = sorted(p.relative_to(tmp_path / "whole") for p in (tmp_path / "whole").rglob("*.png"))
+    assert files == sorted(p.relative_to(tmp_path / "chunked") for p in (tmp_path / "chunked").rglob("*.png"))
+    for rel in files:
+        assert (tmp_path / "whole" / rel).read_bytes() == (tmp_path / "chunked" / rel).read_bytes()
+
+
+def test_an_error_in_one_video_does_not_stop_the_batch(videos, tmp_path, monkeypatch, capsys):
+    from facedeblur.data import mining
+
+    real = mining.mine_video
+
+    def flaky(video, *args, **kwargs):
+        if "static" in str(video):
+            raise RuntimeError("simulated crash")
+        return real(video, *args, **kwargs)
+
+    monkeypatch.setattr(mining, "mine_video", flaky)
+    out = tmp_path / "ds"
+    assert main(["mine", str(videos["static"]), str(videos["faceless"]), "-o", str(out), "--quiet"]) == 1
+    summary = json.loads((out / "report.json").read_text())
+    assert summary["videos"]["static"]["status"] == "failed" and summary["failed_videos"] == 1
+    assert summary["videos"]["faceless"]["status"] == "rejected"
+    assert "static.mp4: RuntimeError: simulated crash" in capsys.readouterr().err

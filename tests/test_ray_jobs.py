@@ -33,7 +33,7 @@ def _files(root):
 def test_ray_mining_gives_the_same_dataset(tmp_path, utkface_val, local_ray):
     videos = make_videos(tmp_path / "videos", cached_val_faces(utkface_val, 1)[0], frames=10)
     inputs = [videos["moving"], videos["faceless"]]
-    config = MiningConfig(size=48, max_frames=10)
+    config = MiningConfig(size=48, max_frames=10, full_frames=True)
     here = mine_videos(inputs, tmp_path / "here", config, pairs=True, progress=False)
     there = mine_videos(inputs, tmp_path / "ray", config, pairs=True, ray_address="local")
     assert there["ray"] == "local" and here["ray"] is None
@@ -41,6 +41,9 @@ def test_ray_mining_gives_the_same_dataset(tmp_path, utkface_val, local_ray):
     assert here["videos"]["moving"]["status"] == "accepted"
     a, b = _files(tmp_path / "here"), _files(tmp_path / "ray")
     assert set(a) == set(b) and any(name.startswith("moving/crops/") for name in a)
+    full = [name for name in a if name.startswith("moving/frames/")]
+    assert len(full) == here["videos"]["moving"]["accepted_frames"]
+    assert read_image(a[full[0]]).shape == (240, 320, 3)
     for name, path in a.items():
         if name.endswith("report.json"):
             left, right = json.loads(path.read_text()), json.loads(b[name].read_text())
@@ -74,3 +77,10 @@ def test_restore_with_ray_data_matches_in_process(tmp_path, utkface_val, local_r
         expected = restorer.restore(read_image(folder / "sub" / f"p{i}.png")).image.astype(int)
         got = read_image(out / "sub" / f"p{i}.png").astype(int)
         assert np.abs(got - expected).max() <= 1
+
+
+def test_restore_with_ray_rejects_a_bad_model_before_starting(tmp_path, capsys):
+    write_image(tmp_path / "in" / "a.png", np.zeros((8, 8, 3), np.uint8))
+    code = main(["restore", str(tmp_path / "in"), "-o", str(tmp_path / "out"), "--model", "nope", "--ray", "local"])
+    assert code == 2
+    assert "nope" in capsys.readouterr().err

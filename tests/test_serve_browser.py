@@ -79,3 +79,23 @@ def test_upload_restore_download_in_chromium(demo_url, photo, tmp_path):
 
     shot = Image.open(run.screenshot)
     assert shot.width == 1280 and shot.height > 600
+
+
+def test_video_tab_restores_and_offers_the_video(demo_url, utkface_val, tmp_path):
+    from facedeblur.serve.browser import restore_video_in_browser
+    from facedeblur.video import probe_video, read_frames, write_video
+
+    image = canvas(240, 320, seed=12)
+    place(image, cached_val_faces(utkface_val, 1)[0], 85, 45, 150)
+    write_video(tmp_path / "clip.mp4", [image] * 4, fps=8)
+
+    run = restore_video_in_browser(demo_url, tmp_path / "clip.mp4", timeout_s=45)
+
+    assert run.external_requests == []
+    assert run.status.startswith("clip.mp4: 4 frames (320x240, 8.00 fps), faces restored in 4,")
+    assert run.output_name == "clip_restored.mp4"
+    (tmp_path / "out.mp4").write_bytes(run.output)
+    assert probe_video(tmp_path / "out.mp4").frames == 4
+    before, after = next(read_frames(tmp_path / "clip.mp4")), next(read_frames(tmp_path / "out.mp4"))
+    face = (slice(80, 160), slice(120, 200))
+    assert np.abs(after[face].astype(int) - before[face].astype(int)).mean() > 1.0

@@ -44,6 +44,11 @@ QUICK_SEARCH_FACE_SIZE = 120  # px; dlib's HOG finds faces from ~80 px without u
 # backend name -> "module:loader"; the loader takes (weights path, device, batch_size) and returns a FaceModel.
 BACKENDS: dict[str, str] = {
     "torch": "facedeblur.restore:TorchFaceModel",
+    "onnxruntime": "facedeblur.deploy.onnx_backend:load_onnx_face_model",
+}
+# backend name -> "module:function" turning --model into the file its loader takes (default: resolve_model).
+MODEL_RESOLVERS: dict[str, str] = {
+    "onnxruntime": "facedeblur.deploy.onnx_backend:resolve_onnx_model",
 }
 
 
@@ -154,7 +159,11 @@ def load_face_model(
 
     if backend not in BACKENDS:
         raise UserError(f"unknown backend {backend!r}; known: {', '.join(sorted(BACKENDS))}")
-    path = resolve_model(None if model is None else str(model))
+    if backend in MODEL_RESOLVERS:
+        module_name, attr = MODEL_RESOLVERS[backend].split(":")
+        path = getattr(importlib.import_module(module_name), attr)(model)
+    else:
+        path = resolve_model(None if model is None else str(model))
     module_name, attr = BACKENDS[backend].split(":")
     loader = getattr(importlib.import_module(module_name), attr)
     return loader(path, device=device, batch_size=batch_size)

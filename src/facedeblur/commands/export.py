@@ -5,7 +5,13 @@ from __future__ import annotations
 import argparse
 
 # Output formats: name -> writer function in this module, taking (model, metadata, output path, args).
-FORMATS: dict[str, str] = {"safetensors": "_write_safetensors"}
+FORMATS: dict[str, str] = {
+    "safetensors": "_write_safetensors",
+    "onnx": "_write_onnx",
+    "torchscript": "_write_torchscript",
+}
+# --format when not given: from the output file's extension (anything else: safetensors).
+SUFFIX_FORMATS: dict[str, str] = {".onnx": "onnx", ".pt": "torchscript", ".ts": "torchscript", ".torchscript": "torchscript"}
 
 
 def register(subparsers) -> None:
@@ -20,7 +26,12 @@ def register(subparsers) -> None:
     )
     parser.add_argument("source", metavar="CHECKPOINT", help="runs/NAME/checkpoints/best.ckpt, a model name or a file")
     parser.add_argument("-o", "--output", required=True, help="output file, e.g. model.safetensors")
-    parser.add_argument("--format", choices=sorted(FORMATS), default="safetensors", help="output format")
+    parser.add_argument(
+        "--format",
+        choices=sorted(FORMATS),
+        help="output format (default: from -o's extension: .onnx, .pt/.ts TorchScript, else safetensors); "
+        "onnx and torchscript exports are checked against PyTorch (max abs difference <= 1e-3)",
+    )
     parser.add_argument("--name", help="model name recorded in the metadata (default: the run folder's name)")
     parser.add_argument("--data-license", help="licence of the training data (default: UTKFace's for UTKFace runs)")
     parser.add_argument(
@@ -57,6 +68,18 @@ def _write_safetensors(model, meta, output, args) -> None:
     save_weights(model, output, meta)
 
 
+def _write_onnx(model, meta, output, args) -> None:
+    from facedeblur.deploy.export import export_for_cli
+
+    export_for_cli(model, meta, output, "onnx", args.source)
+
+
+def _write_torchscript(model, meta, output, args) -> None:
+    from facedeblur.deploy.export import export_for_cli
+
+    export_for_cli(model, meta, output, "torchscript", args.source)
+
+
 def _run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
@@ -69,6 +92,7 @@ def _run(args: argparse.Namespace) -> int:
     if not output.parent.is_dir():
         raise UserError(f"{output.parent}: output folder does not exist")
     model, meta = load_source(args.source, args.name, args.data_license, _read_metrics(args.metrics), args.notes)
+    args.format = args.format or SUFFIX_FORMATS.get(output.suffix.lower(), "safetensors")
     globals()[FORMATS[args.format]](model, meta, output, args)
     size = output.stat().st_size / 1e6
     figures = ", ".join(f"{k} {v:.4g}" for k, v in meta.metrics.items())

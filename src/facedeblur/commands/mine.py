@@ -78,7 +78,11 @@ def _run(args: argparse.Namespace) -> int:
     out = Path(args.output)
     summary = mine_videos(videos, out, config, pairs=args.pairs, ray_address=args.ray, progress=not args.quiet)
     print(format_summary(summary))
-    unreadable = [v["reason"] for v in summary["videos"].values() if v["reason"].startswith("unreadable video")]
+    unreadable = [
+        v["reason"]
+        for v in summary["videos"].values()
+        if v["status"] == "failed" or v["reason"].startswith("unreadable video")
+    ]
     for reason in unreadable:
         print(f"facedeblur mine: {reason}", file=sys.stderr)
     print(f"report: {out / 'report.json'}")

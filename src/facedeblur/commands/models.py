@@ -85,7 +85,10 @@ def _run(args: argparse.Namespace) -> int:
             f"{name:<12} {row['architecture']:<12} {row['face_size']:>5} {row['size_mb']:>6.2f}  "
             f"{row['trained_on']:<7} {metrics}"
         )
-    print("\n* default model (`--model default`). Training data licences:")
+    if any(row.get("default") for row in rows):
+        print("\n* default model (`--model default`). Training data licences:")
+    else:
+        print(f"\nthe default model ({DEFAULT_MODEL}) is not bundled in this installation. Training data licences:")
     for row in rows:
         if "error" not in row:
             print(f"  {row['name']}: {row['training_data']} ({row['data_license']})")

@@ -32,9 +32,19 @@ def register(subparsers) -> None:
     )
     parser.add_argument("inputs", nargs="+", metavar="INPUT", help="image/video files, folders, globs or @list.txt")
     parser.add_argument("-o", "--output", required=True, metavar="OUT", help="output folder")
-    parser.add_argument("--model", default="default", help="bundled model name, 'default' or a .safetensors path")
+    parser.add_argument(
+        "--model",
+        default="default",
+        help="bundled model name, 'default' or a .safetensors path (--backend onnxruntime: an .onnx file "
+        "from `facedeblur export NAME --format onnx`, or a bundled name exported to the cache)",
+    )
     parser.add_argument("--device", default="auto", help="auto|cpu|cuda|mps (default: auto)")
-    parser.add_argument("--backend", default="torch", help="runtime for the network (default: torch)")
+    parser.add_argument(
+        "--backend",
+        default="torch",
+        choices=("torch", "onnxruntime"),
+        help="runtime for the network (default: torch; onnxruntime runs exported .onnx models without torch)",
+    )
     parser.add_argument("--aligned", action="store_true", help="inputs are aligned face crops (no detection)")
     parser.add_argument("--only-center-face", action="store_true", help="restore only the face nearest the centre")
     parser.add_argument(

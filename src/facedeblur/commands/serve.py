@@ -38,7 +38,6 @@ def _run(args: argparse.Namespace) -> int:
             raise UserError("the web demo needs gradio: pip install 'facedeblur[serve]'") from err
         raise
     app = build_app(model=args.model, device=args.device)
-    print(f"facedeblur serve: open http://{args.host}:{args.port} (Ctrl+C stops)", flush=True)
     try:
         launch(app, host=args.host, port=args.port, block=True)
     except OSError as err:

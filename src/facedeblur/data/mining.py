@@ -51,6 +51,7 @@ from facedeblur.errors import InputError, UserError
 from facedeblur.images import write_image, write_text_atomic
 
 REPORT_NAME = "report.json"
+PAIR_CHUNK_FRAMES = 60  # frames held at a time (plus a window's overlap) when building pairs
 
 
 @dataclass
@@ -96,7 +97,7 @@ class MiningConfig:
     max_frames: int | None = None
     pair_frames: tuple[int, ...] = (7, 9, 11)
     pair_stride: int = 5
-    pair_psnr_range: tuple[float, float] = (22.0, 40.0)
+    pair_psnr_range: tuple[float, float] = (22.0, 35.0)
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -464,7 +465,9 @@ def build_pairs(
     region the middle frame's aligned crop covers (so the PSNR test sees what the pair shows), averaged,
     and the average and the middle frame warped with that alignment (the geometry the models train on)
     to ``config.size``. Frame indices of the middle frames are matched by object identity: the crop
-    callback of ``frame_windows`` receives the middle frame itself.
+    callback of ``frame_windows`` receives the middle frame itself. The video is decoded in chunks of
+    :data:`PAIR_CHUNK_FRAMES` frames (plus a window's overlap), so memory stays bounded on long videos;
+    window lengths are drawn per chunk (seeded by ``config.seed`` and the chunk's first frame).
 
     Args:
         video: the video file.
@@ -477,9 +480,7 @@ def build_pairs(
     Returns:
         Counts of windows by outcome and the number of pairs written.
     """
-    from facedeblur.data.writers import write_pair
-    from facedeblur.degrade.frames import WindowCriteria, frame_windows
-    from facedeblur.face.align import align_matrix, warp_image
+    from facedeblur.degrade.frames import WindowCriteria
 
     criteria = WindowCriteria(
         frames=tuple(config.pair_frames),
@@ -487,50 +488,113 @@ def build_pairs(
         psnr_range=tuple(config.pair_psnr_range),
         seed=config.seed,
     )
-    frames = list(_read(Path(video), config.max_frames))
-    if not frames:
-        return {"windows": {}, "written": 0}
+    out = Path(out_dir) / "pairs"
+    counts: dict[str, int] = {}
+    written = 0
+    longest = max(criteria.frames)
+    chunk = criteria.stride * max(1, -(-PAIR_CHUNK_FRAMES // criteria.stride))  # window starts stay on the grid
+    buffer: list[np.ndarray] = []
+    first = 0  # video index of buffer[0]
+    for frame in _read(Path(video), config.max_frames):
+        buffer.append(frame)
+        if len(buffer) == chunk + longest - 1:
+            written += _chunk_pairs(buffer, first, chunk, video, out, name, accepted, config, criteria, counts)
+            buffer, first = buffer[chunk:], first + chunk
+    if buffer:
+        written += _chunk_pairs(buffer, first, len(buffer), video, out, name, accepted, config, criteria, counts)
+    return {"windows": counts, "written": written}
+
+
+def _chunk_pairs(
+    frames: list[np.ndarray],
+    first: int,
+    starts: int,
+    video: str | Path,
+    out: Path,
+    name: str,
+    accepted: dict[int, Any],
+    config: MiningConfig,
+    criteria: Any,
+    counts: dict[str, int],
+) -> int:
+    """Judge and write the windows starting in ``frames[:starts]`` (video frame index ``first`` onwards)."""
+    from dataclasses import replace
+
+    from facedeblur.data.writers import write_pair
+    from facedeblur.degrade.frames import frame_windows
+    from facedeblur.face.align import align_matrix, warp_image
+
     height, width = frames[0].shape[:2]
-    boxes = {id(frames[i]): _pair_box(a.landmarks5, config.size, width, height) for i, a in accepted.items()}
+    boxes = {
+        id(frames[i - first]): _pair_box(a.landmarks5, config.size, width, height)
+        for i, a in accepted.items()
+        if first <= i < first + len(frames)
+    }
 
     def crop(middle: np.ndarray) -> tuple[int, int, int, int] | None:
         return boxes.get(id(middle))  # None: no good fitting in the middle frame ("no face")
 
-    out = Path(out_dir) / "pairs"
-    counts: dict[str, int] = {}
+    # window lengths are drawn from [seed, start in chunk]: vary the seed per chunk
+    chunk_criteria = replace(criteria, seed=criteria.seed * 1_000_003 + first)
     written = 0
-    for window in frame_windows(frames, criteria, crop):
+    for window in frame_windows(frames, chunk_criteria, crop):
+        if window.start >= starts:
+            break
         key = window.reason or "accepted"
         counts[key] = counts.get(key, 0) + 1
         if not window.accepted:
             continue
-        middle = window.start + window.frames // 2
+        middle = first + window.start + window.frames // 2
         x0, y0 = window.box[:2]
         matrix = align_matrix(accepted[middle].landmarks5, config.size)
         matrix[:, 2] += matrix[:, :2] @ np.array([x0, y0], np.float64)
         size = (config.size, config.size)
         lq = np.clip(warp_image(window.blurred, matrix, size), 0, 1)
         gt = np.clip(warp_image(window.sharp, matrix, size), 0, 1)
-        record = {"video": Path(video).name, "linear": criteria.linear, **window.info()}
-        write_pair(out, f"{name}/{window.start:06d}_{window.frames:02d}", lq, gt, record)
+        info = window.info()
+        info.update(start=first + window.start, middle=middle)
+        record = {"video": Path(video).name, "linear": criteria.linear, **info}
+        write_pair(out, f"{name}/{first + window.start:06d}_{window.frames:02d}", lq, gt, record)
         written += 1
-    return {"windows": counts, "written": written}
+    return written
 
 
 def unique_names(videos: Sequence[Path]) -> list[str]:
-    """Dataset folder names: the file stems, with ``-2``, ``-3``... added to repeated stems.
+    """Dataset folder names: the file stems, with ``-2``, ``-3``... added to repeated stems (and to ``pairs``).
 
     Example:
-        >>> unique_names([Path("a/clip.mp4"), Path("b/clip.mp4"), Path("c.mp4")])
-        ['clip', 'clip-2', 'c']
+        >>> unique_names([Path("a/clip.mp4"), Path("b/clip.mp4"), Path("pairs.mp4")])
+        ['clip', 'clip-2', 'pairs-2']
     """
-    seen: dict[str, int] = {}
+    seen: dict[str, int] = {"pairs": 1}  # the pairs folder's name is taken
     names = []
     for video in videos:
         stem = video.stem
         seen[stem] = seen.get(stem, 0) + 1
         names.append(stem if seen[stem] == 1 else f"{stem}-{seen[stem]}")
     return names
+
+
+def mine_video_or_report(
+    video: str | Path, out_dir: str | Path, config: MiningConfig, name: str, pairs: bool = False
+) -> dict[str, Any]:
+    """:func:`mine_video`, with an unexpected error turned into a "failed" report so a batch goes on."""
+    try:
+        return mine_video(video, out_dir, config, name, pairs)
+    except (InputError, OSError, RuntimeError, ValueError) as err:
+        text = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        report = {
+            "video": str(video),
+            "name": name,
+            "status": "failed",
+            "reason": f"failed: {video}: {type(err).__name__}: {text}",
+            "frames": 0,
+            "accepted_frames": 0,
+            "rejected_frames": {},
+            "records": [],
+        }
+        write_text_atomic(Path(out_dir) / name / REPORT_NAME, json.dumps(report, indent=1, sort_keys=True) + "\n")
+        return report
 
 
 def mine_videos(
@@ -570,7 +634,8 @@ def mine_videos(
         reports = mine_videos_with_ray(paths, names, out, config, pairs=pairs, address=ray_address)
     else:
         reports = [
-            mine_video(v, out, config, n, pairs) for v, n in _progress(list(zip(paths, names, strict=True)), progress)
+            mine_video_or_report(v, out, config, n, pairs)
+            for v, n in _progress(list(zip(paths, names, strict=True)), progress)
         ]
     seconds = time.perf_counter() - start
     return write_summary(out, reports, config, seconds, pairs, ray_address)
@@ -615,7 +680,8 @@ def write_summary(
             for r in reports
         },
         "accepted_videos": sum(r["status"] == "accepted" for r in reports),
-        "rejected_videos": sum(r["status"] != "accepted" for r in reports),
+        "rejected_videos": sum(r["status"] == "rejected" for r in reports),
+        "failed_videos": sum(r["status"] == "failed" for r in reports),
         "frames": frames,
         "accepted_frames": sum(r["accepted_frames"] for r in reports),
         "pairs": sum((r.get("pairs") or {}).get("written", 0) for r in reports) if pairs else None,

@@ -75,6 +75,7 @@ class _Restore(nn.Module):
     def __init__(self, model: nn.Module) -> None:
         super().__init__()
         self.model = model
+        self.eval()  # the exporters restore the wrapper's mode afterwards: it must be eval, as the model's
 
     def forward(self, lq: torch.Tensor) -> torch.Tensor:
         return self.model(lq)
@@ -117,6 +118,46 @@ def prepare_for_export(model: nn.Module) -> nn.Module:
     return copied.requires_grad_(False)
 
 
+def antialias_matrix(in_size: int, out_size: int) -> torch.Tensor:
+    """The (out_size, in_size) matrix of PyTorch's anti-aliased bilinear resize along one axis.
+
+    ``F.interpolate(x, mode="bilinear", antialias=True)`` is separable, so on a (H, W) image it
+    equals ``A_h @ x @ A_w.T``; ONNX's ``Resize(antialias=1)`` filters differently.
+
+    Example:
+        >>> x = torch.rand(1, 1, 8, 6)
+        >>> y = torch.nn.functional.interpolate(x, size=(4, 3), mode="bilinear", antialias=True)
+        >>> torch.allclose(antialias_matrix(8, 4) @ x @ antialias_matrix(6, 3).T, y, atol=1e-6)
+        True
+    """
+    import torch.nn.functional as F
+
+    # Unit images, two columns wide (the anti-aliased kernel mishandles width-1 images in torch 2.13).
+    basis = torch.eye(in_size, dtype=torch.float64).reshape(in_size, 1, in_size, 1).repeat(1, 1, 1, 2)
+    columns = F.interpolate(basis, size=(out_size, 2), mode="bilinear", align_corners=False, antialias=True)
+    return columns[:, 0, :, 0].T.contiguous().float()
+
+
+def _antialias_bilinear_symbolic(g, input, output_size, align_corners, scale_factors):
+    """ONNX for ``aten::_upsample_bilinear2d_aa`` (static spatial sizes): two MatMuls by constant matrices."""
+    from torch.onnx import symbolic_helper
+
+    sizes = symbolic_helper._get_tensor_sizes(input)
+    if sizes is None or len(sizes) != 4 or sizes[2] is None or sizes[3] is None:
+        raise RuntimeError("anti-aliased resize: the input's height and width must be static to export")
+    out = symbolic_helper._maybe_get_const(output_size, "is")
+    if symbolic_helper._is_value(out) or out is None:
+        scales = symbolic_helper._maybe_get_const(scale_factors, "fs")
+        out = [int(sizes[2] * scales[0]), int(sizes[3] * scales[1])]
+    rows = g.op("Constant", value_t=antialias_matrix(int(sizes[2]), int(out[0])))
+    cols_t = g.op("Constant", value_t=antialias_matrix(int(sizes[3]), int(out[1])).T.contiguous())
+    return g.op("MatMul", g.op("MatMul", rows, input), cols_t)
+
+
+def _register_onnx_symbolics(opset: int) -> None:
+    torch.onnx.register_custom_op_symbolic("aten::_upsample_bilinear2d_aa", _antialias_bilinear_symbolic, opset)
+
+
 def onnx_properties(meta, source_sha256: str | None = None) -> dict[str, str]:
     """The ``metadata_props`` written into an ONNX export (all values are strings)."""
     props = {
@@ -152,6 +193,7 @@ def onnx_bytes(model: nn.Module, meta, opset: int = ONNX_OPSET, source_sha256: s
         raise ValueError(f"opset must be >= 17, got {opset}")
     size = int(meta.face_size)
     example = torch.rand(2, 3, size, size, generator=torch.Generator().manual_seed(0))
+    _register_onnx_symbolics(opset)
     buffer = io.BytesIO()
     with warnings.catch_warnings():  # tracer warnings about Python-side shape checks are expected
         warnings.simplefilter("ignore")
@@ -160,6 +202,7 @@ def onnx_bytes(model: nn.Module, meta, opset: int = ONNX_OPSET, source_sha256: s
             (example,),
             buffer,
             dynamo=False,
+            training=torch.onnx.TrainingMode.EVAL,
             opset_version=opset,
             input_names=[INPUT_NAME],
             output_names=[OUTPUT_NAME],
@@ -289,3 +332,22 @@ def export_model(
     output = Path(output)
     write_bytes_atomic(output, data)
     return ExportReport(output, fmt, diff, tuple(CHECK_BATCH_SIZES), len(data))
+
+
+def export_for_cli(model: nn.Module, meta, output: str | Path, fmt: str, source: str) -> ExportReport:
+    """``facedeblur export SOURCE --format onnx|torchscript``: export, check, and print the parity figure.
+
+    ``source`` (bundled name, ``default``, weights file or checkpoint) is hashed when it is a weights
+    file, so the onnxruntime backend can tell a cached export of a bundled model is stale.
+    """
+    from facedeblur.deploy.onnx_backend import file_sha256
+    from facedeblur.models.hub import resolve_model
+
+    try:
+        source_sha256 = file_sha256(resolve_model(source))
+    except UserError:  # a training checkpoint: nothing bundled to compare with later
+        source_sha256 = None
+    report = export_model(model, meta, output, fmt, source_sha256=source_sha256)
+    sizes = " and ".join(str(n) for n in report.batch_sizes)
+    print(f"{fmt} export matches PyTorch: max abs difference {report.max_abs_diff:.2e} on batches of {sizes} faces")
+    return report

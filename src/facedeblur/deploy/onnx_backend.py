@@ -144,6 +144,10 @@ def resolve_onnx_model(model: str | Path | None) -> Path:
         known = ", ".join(sorted(bundled)) or "none bundled"
         raise UserError(f"unknown model {text!r} for the onnxruntime backend; known models: {known} (or an .onnx path)")
     if not cached.is_file():
+        try:  # so that the command below can write there (export wants an existing folder)
+            cached.parent.mkdir(parents=True, exist_ok=True)
+        except OSError:
+            pass
         raise UserError(
             f"no ONNX export of {name!r} yet; create it once with: {export_command(name, cached)}"
             " (or pass --model FILE.onnx)"

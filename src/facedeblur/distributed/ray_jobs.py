@@ -55,7 +55,7 @@ def mine_videos_with_ray(
     pairs: bool = False,
     address: str | None = "auto",
 ) -> list[dict[str, Any]]:
-    """Run :func:`facedeblur.data.mining.mine_video` as one Ray task per video (1 CPU each).
+    """Run :func:`facedeblur.data.mining.mine_video_or_report` as one Ray task per video (1 CPU each).
 
     Every worker writes its video's folder under ``out_dir`` (a path all workers can reach: a shared
     file system on a multi-node cluster); the reports come back in the order of ``videos``.
@@ -73,10 +73,10 @@ def mine_videos_with_ray(
     """
     import ray
 
-    from facedeblur.data.mining import mine_video
+    from facedeblur.data.mining import mine_video_or_report
 
     init_ray(address)
-    task = ray.remote(num_cpus=1, max_retries=1)(mine_video)
+    task = ray.remote(num_cpus=1, max_retries=1)(mine_video_or_report)
     out = str(Path(out_dir).resolve())
     refs = [
         task.remote(str(Path(v).resolve()), out, config, name, pairs) for v, name in zip(videos, names, strict=True)
@@ -99,6 +99,19 @@ def restore_jobs(inputs: Sequence[Any], out_dir: Path) -> list[tuple[Path, Path]
         else:
             jobs.append((Path(item), out_dir / Path(item).name))
     return jobs
+
+
+def _check_model(model: str | Path, backend: str) -> None:
+    """Load the model once here, so a wrong name fails with one clear message before any actor starts."""
+    from facedeblur.errors import UserError
+    from facedeblur.restore import load_face_model
+
+    try:
+        load_face_model(model, device="cpu", backend=backend)
+    except UserError:
+        raise
+    except Exception as err:
+        raise UserError(f"--model {model}: {err}") from err
 
 
 class RestoreActor:
@@ -200,6 +213,7 @@ def restore_folder_with_ray(
     jobs = restore_jobs(inputs, out)
     if Path(model).is_file():  # actors may run in another working folder
         model = Path(model).resolve()
+    _check_model(model, backend)
     if not jobs:
         return []
     init_ray(address)

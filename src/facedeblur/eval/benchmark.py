@@ -173,7 +173,12 @@ def run_benchmark(
         md += [f"PSNR (dB) by {GROUP_AXIS.get(protocol, 'group')}:", ""]
         md += [report.markdown_table(by_group_rows, ["method", *group_labels], headers), ""]
     if speed_rows:
-        md += ["Speed (128 px faces):", "", report.markdown_table(speed_rows, speed_cols), ""]
+        md += [
+            "Speed (128 px faces; wall-clock medians, float32; baselines are numpy, one face at a time):",
+            "",
+            report.markdown_table(speed_rows, speed_cols),
+            "",
+        ]
     md += [f"{n}\n" for n in notes]
     skipped = {n: len(r.skipped) for n, r in bench.results.items() if r.skipped}
     if skipped:

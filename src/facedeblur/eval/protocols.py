@@ -219,9 +219,9 @@ def make_blind(source: str | Path, out: str | Path, config: BlindConfig = BlindC
 
 
 def _blind_group(params: dict) -> str:
-    """Downsampling-factor class of a blind pair: x<2, x2-4, x4+ (what makes blind restoration hard)."""
+    """Downsampling-factor class of a blind pair: x0.8-2, x2-4, x4-8 (what makes blind restoration hard)."""
     scale = float(params.get("scale", 1.0))
-    return "x<2" if scale < 2 else ("x2-4" if scale < 4 else "x4+")
+    return "x0.8-2" if scale < 2 else ("x2-4" if scale < 4 else "x4-8")
 
 
 def _video_face_region(frame: np.ndarray) -> tuple[int, int, int, int] | None:

@@ -47,7 +47,9 @@ def count_flops(model, size: int = 128, channels: int = 3) -> int:
     device = next(iter(model.parameters()), torch.empty(0)).device
     x = torch.rand(1, channels, size, size, device=device)
     counter = FlopCounterMode(display=False)
-    with torch.no_grad(), counter:
+    # gradients stay enabled: the counter's module tracker hooks autograd, which fails under no_grad for
+    # modules that derive weights in forward (spectral norm); batch 1 keeps the graph small
+    with torch.enable_grad(), counter:
         model(x)
     return int(counter.get_total_flops())
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -85,6 +86,63 @@ def restore_in_browser(
         RuntimeError: no Chromium found, or the demo did not produce a download (the message has the
             status box's text).
     """
+    with _demo_page(url, timeout_s, chromium, viewport) as (page, external):
+        timeout_ms = timeout_s * 1000
+        page.locator("#photos input[type=file]").set_input_files(str(photo))
+        page.wait_for_selector(f'#photos [aria-label="{Path(photo).name}"]', timeout=timeout_ms)
+        page.click("#restore-photos")
+        link = page.locator("#downloads a[download]").first
+        try:
+            link.wait_for(timeout=timeout_ms)
+        except Exception as err:
+            status = page.locator("#status textarea").input_value()
+            raise RuntimeError(f"the demo gave no download; status: {status!r}") from err
+        status = page.locator("#status textarea").input_value()
+        page.wait_for_selector("#compare img", timeout=timeout_ms)
+        name, output = _download(page, link, timeout_ms)
+        saved = None
+        if screenshot is not None:
+            saved = Path(screenshot)
+            saved.parent.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(saved), full_page=True)
+        return BrowserRun(status, name, output, external, saved)
+
+
+def restore_video_in_browser(
+    url: str, video: str | Path, *, timeout_s: float = 60.0, chromium: str | None = None
+) -> BrowserRun:
+    """Open the demo's *Video* tab, upload ``video``, press *Restore video* and download the result.
+
+    Raises:
+        RuntimeError: no Chromium found, or the demo did not produce a download.
+    """
+    with _demo_page(url, timeout_s, chromium, (1280, 900)) as (page, external):
+        timeout_ms = timeout_s * 1000
+        page.get_by_role("tab", name="Video").click()
+        page.locator("#video-in input[type=file]").set_input_files(str(video))
+        page.wait_for_selector("#video-in video", timeout=timeout_ms)
+        page.click("#restore-video")
+        link = page.locator("#video-download a[download]").first
+        try:
+            link.wait_for(timeout=timeout_ms)
+        except Exception as err:
+            status = page.locator("#video-status textarea").input_value()
+            raise RuntimeError(f"the demo gave no video; status: {status!r}") from err
+        status = page.locator("#video-status textarea").input_value()
+        name, output = _download(page, link, timeout_ms)
+        return BrowserRun(status, name, output, external)
+
+
+def _download(page, link, timeout_ms: float) -> tuple[str, bytes]:
+    with page.expect_download(timeout=timeout_ms) as info:
+        link.click()
+    download = info.value
+    return download.suggested_filename, Path(download.path()).read_bytes()
+
+
+@contextmanager
+def _demo_page(url: str, timeout_s: float, chromium: str | None, viewport: tuple[int, int]):
+    """A Chromium page on the loaded demo that may load nothing but the demo; yields (page, blocked URLs)."""
     from playwright.sync_api import sync_playwright
 
     executable = chromium or find_chromium()
@@ -92,7 +150,6 @@ def restore_in_browser(
         raise RuntimeError("no Chromium found: install Debian's chromium or set FACEDEBLUR_CHROMIUM")
     origin = url.rstrip("/")
     external: list[str] = []
-    timeout_ms = timeout_s * 1000
 
     def only_the_demo(route) -> None:
         request_url = route.request.url
@@ -107,28 +164,8 @@ def restore_in_browser(
         try:
             page = browser.new_page(viewport={"width": viewport[0], "height": viewport[1]}, accept_downloads=True)
             page.route("**/*", only_the_demo)
-            page.goto(origin + "/", timeout=timeout_ms)
-            page.wait_for_selector("#restore-photos", timeout=timeout_ms)
-            page.locator("#photos input[type=file]").set_input_files(str(photo))
-            page.wait_for_selector(f'#photos [aria-label="{Path(photo).name}"]', timeout=timeout_ms)
-            page.click("#restore-photos")
-            link = page.locator("#downloads a[download]").first
-            try:
-                link.wait_for(timeout=timeout_ms)
-            except Exception as err:
-                status = page.locator("#status textarea").input_value()
-                raise RuntimeError(f"the demo gave no download; status: {status!r}") from err
-            status = page.locator("#status textarea").input_value()
-            page.wait_for_selector("#compare img", timeout=timeout_ms)
-            with page.expect_download(timeout=timeout_ms) as info:
-                link.click()
-            download = info.value
-            output = Path(download.path()).read_bytes()
-            saved = None
-            if screenshot is not None:
-                saved = Path(screenshot)
-                saved.parent.mkdir(parents=True, exist_ok=True)
-                page.screenshot(path=str(saved), full_page=True)
-            return BrowserRun(status, download.suggested_filename, output, external, saved)
+            page.goto(origin + "/", timeout=timeout_s * 1000)
+            page.wait_for_selector("#restore-photos", timeout=timeout_s * 1000)
+            yield page, external
         finally:
             browser.close()
