@@ -163,6 +163,9 @@ def test_flop_count_of_a_convolution():
     conv = torch.nn.Conv2d(3, 4, 3, padding=1)
     assert count_parameters(conv) == 4 * 3 * 9 + 4
     assert count_flops(conv, 10) == 2 * 4 * 3 * 9 * 10 * 10
+    # modules that derive their weight in forward (spectral norm, as in the GAN generators) are counted too
+    normed = torch.nn.utils.parametrizations.spectral_norm(torch.nn.Conv2d(3, 4, 3, padding=1)).eval()
+    assert count_flops(normed, 10) == 2 * 4 * 3 * 9 * 10 * 10
 
 
 def test_mspl_protocol_and_real_face_metrics(utkface_val, tmp_path):

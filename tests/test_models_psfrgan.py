@@ -294,3 +294,17 @@ def test_smoke_recipes_train_export_and_restore_end_to_end(utkface_train, utkfac
         assert torch.equal(a, b)  # the bundle carries the trained parsing network, untouched by GAN training
     with torch.no_grad():
         assert model(torch.rand(1, 3, 32, 32)).shape == (1, 3, 32, 32)
+
+
+@pytest.mark.parametrize("name", ["psfrgan", "parsenet"])
+def test_bundled_weights_load_alone_and_say_they_are_cpu_trained(name):
+    from facedeblur.models.hub import bundled_models, load_weights
+
+    if name not in bundled_models():
+        pytest.skip(f"{name} is not bundled in this checkout")
+    model, meta = load_weights(bundled_models()[name], architecture=name)
+    assert meta.trained_on == "cpu" and "CPU-trained" in meta.notes
+    assert meta.face_size == 128
+    with torch.no_grad():
+        out = model(torch.rand(1, 3, 128, 128))
+    assert out.shape == (1, 3, 128, 128) and torch.isfinite(out).all()

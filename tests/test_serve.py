@@ -46,6 +46,7 @@ def test_model_choices_put_the_extra_model_first(tiny_model):
     assert choices[label] == str(tiny_model) and label.startswith("tiny")
     with pytest.raises(UserError, match="nor a .safetensors file"):
         model_choices("no-such-model")
+    assert "parsenet" not in choices  # a bundled helper network, not a face restorer
 
 
 def test_photo_batch_restores_faces_and_reports_every_problem(backend, uploads):
@@ -143,6 +144,11 @@ def test_gradio_handlers_return_the_comparison_downloads_and_status(backend, upl
     ]
     assert len(shown) == 1
     assert any("notes.png: not a readable image" in str(w.message) for w in caught)
+    import gradio as gr
+
+    on_select = next(fn.fn for fn in app.fns.values() if fn.name == "on_select")
+    two = [(np.zeros((2, 2, 3), np.uint8), np.ones((2, 2, 3), np.uint8))] * 2
+    assert on_select(two, gr.SelectData(None, {"index": 1, "value": None})) is two[1]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         compare, gallery, files, status, shown = handlers["restore_photos"](None, backend.default_choice, 1.0)
@@ -159,3 +165,23 @@ def test_cli_serve_help_and_bad_options(capsys, tmp_path):
     assert "--port must be between 1 and 65535" in capsys.readouterr().err
     assert main(["serve", "--model", str(tmp_path / "missing.safetensors"), "--device", "cpu"]) == 2
     assert "not a bundled model" in capsys.readouterr().err
+
+
+def test_16bit_and_grayscale_photos_keep_their_format(backend, face, tmp_path):
+    photo = face_photo(face)
+    write_image(tmp_path / "deep.png", photo.astype(np.uint16) * 257)
+    write_image(tmp_path / "gray.png", photo[:, :, :1].copy())
+    batch = backend.restore_photos([tmp_path / "deep.png", tmp_path / "gray.png"], backend.default_choice, 1.0)
+    deep, gray = (read_image(o.output) for o in batch.outcomes)
+    assert deep.dtype == np.uint16 and deep.shape == photo.shape
+    assert gray.dtype == np.uint8 and gray.shape == photo.shape[:2] + (1,)
+    assert all(o.after.dtype == np.uint8 and o.after.shape == photo.shape for o in batch.outcomes)
+
+
+def test_backend_docstring_examples_run():
+    import doctest
+
+    import facedeblur.serve.backend as module
+
+    result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
+    assert result.attempted > 0 and result.failed == 0

@@ -18,6 +18,7 @@ from __future__ import annotations
 import shutil
 import tempfile
 import threading
+import time
 import uuid
 import weakref
 from collections.abc import Callable, Sequence
@@ -28,7 +29,9 @@ import numpy as np
 
 from facedeblur.errors import InputError, ModelMismatchError, UserError
 
+JOB_MAX_AGE_S = 3600  # results are copied to Gradio's cache when sent; our copies go after an hour
 PREVIEW_MAX_SIDE = 1600  # px; previews in the page are scaled down, downloads keep the full size
+HELPER_ARCHITECTURES = ("parsenet",)  # bundled networks that are parts of other models, not face restorers
 _IMAGE_OUTPUT_EXTS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")  # = images.IMAGE_EXTENSIONS
 
 
@@ -142,7 +145,15 @@ class DemoBackend:
             return self._restorers[choice]
 
     def _job_dir(self) -> Path:
-        folder = self.work_dir / uuid.uuid4().hex[:12]
+        """A fresh folder for one request; folders of requests older than :data:`JOB_MAX_AGE_S` go."""
+        now = time.time()
+        for old in self.work_dir.glob("job-*"):
+            try:
+                if now - old.stat().st_mtime > JOB_MAX_AGE_S:
+                    shutil.rmtree(old, ignore_errors=True)
+            except OSError:
+                pass
+        folder = self.work_dir / f"job-{uuid.uuid4().hex[:12]}"
         folder.mkdir(parents=True)
         return folder
 
@@ -230,8 +241,9 @@ class DemoBackend:
 def model_choices(extra: str | None = None) -> dict[str, str]:
     """Model list of the demo: label -> what :class:`~facedeblur.restore.Restorer` takes.
 
-    ``extra`` (a bundled name, ``"default"`` or a weights path) comes first; bundled models follow,
-    the default model first among them.
+    ``extra`` (a bundled name, ``"default"`` or a weights path) comes first; bundled restoration
+    models follow, the default model first among them (helper networks such as the face parser
+    PSFR-GAN uses are not offered).
 
     Raises:
         UserError: ``extra`` is neither a bundled name nor an existing ``.safetensors`` file.
@@ -240,9 +252,15 @@ def model_choices(extra: str | None = None) -> dict[str, str]:
         >>> isinstance(model_choices(), dict)
         True
     """
-    from facedeblur.models.hub import DEFAULT_MODEL, bundled_models
+    from facedeblur.models.hub import DEFAULT_MODEL, bundled_models, read_metadata
 
-    bundled = list(bundled_models())
+    bundled = []
+    for name, path in bundled_models().items():
+        try:
+            if read_metadata(path).architecture not in HELPER_ARCHITECTURES:
+                bundled.append(name)
+        except (UserError, ModelMismatchError):
+            continue  # a broken bundled file is reported by `facedeblur models`, not offered here
     bundled.sort(key=lambda name: (name != DEFAULT_MODEL, name))
     choices: dict[str, str] = {}
     if extra not in (None, ""):

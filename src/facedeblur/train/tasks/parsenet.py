@@ -8,8 +8,11 @@ Faces without a label file are ignored by the cross-entropy (they still train th
 
 The network may run at a smaller size than the faces (``net.size`` < ``data.size``, e.g. 64 px for
 the CPU recipe: parsing needs less resolution than restoration): it resizes its input and returns
-logits at the faces' size, where the loss is computed. Labels are looked up by the face file's name without extension (``LABELS/**/<stem>.png``), so the
-label folder may mirror the image folder's layout or be flat.
+logits at the faces' size, where the loss is computed.
+
+Labels are looked up by the face file's name without extension (``LABELS/**/<stem>.png``), so the
+label folder may mirror the image folder's layout or be flat. Faces the loader mirrored (random flips)
+are recognised by comparing them with their file, and their labels are mirrored with left/right swapped.
 
 Example:
     >>> from facedeblur.train.config import DataConfig
