@@ -112,12 +112,12 @@ def main() -> int:
                 faces = np.random.default_rng(batch).random((batch, 3, size, size), dtype=np.float32)
                 tensor = torch.from_numpy(faces)
 
-                def run_torch(tensor=tensor):
+                def run_torch(model=model, tensor=tensor):
                     with torch.inference_mode():
                         model(tensor)
 
-                def run_ort(faces=faces):
-                    session.run(None, {input_name: faces})
+                def run_ort(session=session, feed={input_name: faces}):  # noqa: B006 (read-only default)
+                    session.run(None, feed)
 
                 t_torch = _median_seconds(run_torch, args.repeats)
                 t_ort = _median_seconds(run_ort, args.repeats)

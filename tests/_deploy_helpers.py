@@ -9,11 +9,24 @@ from facedeblur.models.hub import WeightsMetadata, save_weights
 from facedeblur.models.registry import build_model
 
 SIZE = 128
-TINY_PARSENET = {"size": 64, "base_channels": 8, "min_channels": 8, "max_channels": 16, "min_feat_size": 16}  # parses at 64 px, as bundled
+TINY_PARSENET = {
+    "size": 64,
+    "base_channels": 8,
+    "min_channels": 8,
+    "max_channels": 16,
+    "min_feat_size": 16,
+}  # parses at 64 px, as bundled
 # Small widths keep export + parity checks to a second or two per model.
 TINY_CONFIGS: dict[str, dict] = {
     "chrysos": {"width": 8, "blocks": 2},
-    "dfpgnet": {"width": 8, "blocks": 1, "middle_blocks": 1, "prior_blocks": 1, "prior_channels": [4, 8, 8], "reduction": 4},
+    "dfpgnet": {
+        "width": 8,
+        "blocks": 1,
+        "middle_blocks": 1,
+        "prior_blocks": 1,
+        "prior_channels": [4, 8, 8],
+        "reduction": 4,
+    },
     "psfrgan": {
         "size": SIZE,
         "min_feat_size": 8,

@@ -144,7 +144,9 @@ def test_onnx_files_without_facedeblur_metadata_are_refused(tmp_path):
         [helper.make_tensor_value_info("restored", TensorProto.FLOAT, ["n", 3, SIZE, SIZE])],
     )
     path = tmp_path / "plain.onnx"
-    path.write_bytes(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8).SerializeToString())
+    path.write_bytes(
+        helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8).SerializeToString()
+    )
     with pytest.raises(ModelMismatchError, match="no facedeblur metadata"):
         OnnxFaceModel(path, device="cpu")
     (tmp_path / "junk.onnx").write_bytes(b"not a model")

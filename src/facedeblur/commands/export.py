@@ -11,7 +11,12 @@ FORMATS: dict[str, str] = {
     "torchscript": "_write_torchscript",
 }
 # --format when not given: from the output file's extension (anything else: safetensors).
-SUFFIX_FORMATS: dict[str, str] = {".onnx": "onnx", ".pt": "torchscript", ".ts": "torchscript", ".torchscript": "torchscript"}
+SUFFIX_FORMATS: dict[str, str] = {
+    ".onnx": "onnx",
+    ".pt": "torchscript",
+    ".ts": "torchscript",
+    ".torchscript": "torchscript",
+}
 
 
 def register(subparsers) -> None:

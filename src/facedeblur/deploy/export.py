@@ -112,7 +112,7 @@ def prepare_for_export(model: nn.Module) -> nn.Module:
             del module.parametrizations
             for name, value in values.items():
                 setattr(module, name, nn.Parameter(value, requires_grad=False))
-        for key, hook in list(module._forward_pre_hooks.items()):  # legacy torch.nn.utils.spectral_norm
+        for hook in list(module._forward_pre_hooks.values()):  # legacy torch.nn.utils.spectral_norm
             if type(hook).__name__ == "SpectralNorm":
                 torch.nn.utils.remove_spectral_norm(module, getattr(hook, "name", "weight"))
     return copied.requires_grad_(False)

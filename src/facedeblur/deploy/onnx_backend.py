@@ -206,9 +206,7 @@ class OnnxFaceModel:
         ``__call__``: (N, 3, S, S) float32 RGB in [0, 1] -> (N, 3, S, S) float32 clamped to [0, 1].
     """
 
-    def __init__(
-        self, path: str | Path, device: str = "auto", batch_size: int = 8, threads: int | None = None
-    ) -> None:
+    def __init__(self, path: str | Path, device: str = "auto", batch_size: int = 8, threads: int | None = None) -> None:
         import onnxruntime as ort
 
         if batch_size < 1:
@@ -234,7 +232,9 @@ class OnnxFaceModel:
         inputs = self.session.get_inputs()
         if len(inputs) != 1 or list(inputs[0].shape[1:]) != [3, self.face_size, self.face_size]:
             shapes = [i.shape for i in inputs]
-            raise ModelMismatchError(f"{path}: expected one (N, 3, {self.face_size}, {self.face_size}) input, got {shapes}")
+            raise ModelMismatchError(
+                f"{path}: expected one (N, 3, {self.face_size}, {self.face_size}) input, got {shapes}"
+            )
         self._input = inputs[0].name
 
     def __call__(self, batch: np.ndarray) -> np.ndarray:
@@ -258,4 +258,3 @@ def load_onnx_face_model(path: str | Path, device: str = "auto", batch_size: int
 def _first_line(err: Exception) -> str:
     text = str(err).strip()
     return text.splitlines()[0] if text else type(err).__name__
-
