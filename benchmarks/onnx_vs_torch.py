@@ -5,7 +5,7 @@ folder, parity-checked against PyTorch), then both runtimes restore the same ran
 batches with the same number of CPU threads; the median of ``--repeats`` timed runs (after warm-up)
 is reported per batch and per face. Prints a markdown table (the one in README ## Benchmarks).
 
-    python benchmarks/onnx_vs_torch.py                          # every bundled model, batch 1 and 8, 2 threads
+    python benchmarks/onnx_vs_torch.py                          # every bundled model, batch 1 and 8, 1 thread
     python benchmarks/onnx_vs_torch.py --models chrysos --batch 1 8 16 --threads 1 --json out.json
 """
 
@@ -69,7 +69,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--models", nargs="+", help="bundled names or .safetensors files (default: every bundled)")
     parser.add_argument("--batch", type=int, nargs="+", default=[1, 8], help="faces per forward pass")
-    parser.add_argument("--threads", type=int, default=2, help="CPU threads for both runtimes")
+    parser.add_argument("--threads", type=int, default=1, help="CPU threads for both runtimes")
     parser.add_argument("--repeats", type=int, default=10)
     parser.add_argument(
         "--stand-ins",
@@ -142,8 +142,9 @@ def main() -> int:
     print("| model | batch | PyTorch ms (per face) | ONNX Runtime ms (per face) | speed-up | max abs diff |")
     print("|---|---:|---:|---:|---:|---:|")
     for r in rows:
+        label = r["model"] if r["model"].startswith(r["architecture"]) else f"{r['model']} ({r['architecture']})"
         print(
-            f"| {r['model']} ({r['architecture']}) | {r['batch']} | {r['torch_ms']:.1f} ({r['torch_ms_per_face']:.1f}) "
+            f"| {label} | {r['batch']} | {r['torch_ms']:.1f} ({r['torch_ms_per_face']:.1f}) "
             f"| {r['onnxruntime_ms']:.1f} ({r['onnxruntime_ms_per_face']:.1f}) | {r['speedup']:.2f}x "
             f"| {r['max_abs_diff']:.1e} |"
         )

@@ -44,9 +44,14 @@ def main(argv: list[str] | None = None) -> int:
         parser.add_argument(f"--{name}", action="append", default=None, metavar="KEY=VALUE", help=f"{name} setting")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--update-readme", action="store_true")
+    parser.add_argument(
+        "--readme-only", action="store_true", help="only copy benchmarks/results/tables.md into README.md"
+    )
     args = parser.parse_args(argv)
 
     results = REPO / "benchmarks" / "results"
+    if args.readme_only:
+        return _update_readme((results / "tables.md").read_text(encoding="utf-8"))
     sections = []
     for protocol in args.protocols:
         settings = getattr(args, protocol) if getattr(args, protocol) is not None else DEFAULT_SETTINGS[protocol]
@@ -58,6 +63,8 @@ def main(argv: list[str] | None = None) -> int:
             command += ["--device", args.device]
         if args.models:
             command += ["--models", *args.models]
+        if protocol != "mspl":
+            command += ["--no-speed"]  # speed does not depend on the protocol: measured once, on mspl
         start = time.time()
         code = cli(command)
         print(f"{protocol}: exit {code} in {time.time() - start:.0f} s", file=sys.stderr)
@@ -81,16 +88,19 @@ def main(argv: list[str] | None = None) -> int:
         sections.append(f"### {TITLES[protocol]}\n\n```bash\n{reproduce}\n```\n\n{body.strip()}\n")
     text = "\n".join(sections)
     (results / "tables.md").write_text(text, encoding="utf-8")
-    if args.update_readme:
-        readme = REPO / "README.md"
-        content = readme.read_text(encoding="utf-8")
-        if BEGIN not in content or END not in content:
-            print(f"README.md has no {BEGIN} ... {END} block to update", file=sys.stderr)
-            return 2
-        head, rest = content.split(BEGIN, 1)
-        _, tail = rest.split(END, 1)
-        readme.write_text(f"{head}{BEGIN}\n{text}\n{END}{tail}", encoding="utf-8")
     print(text)
+    return _update_readme(text) if args.update_readme else 0
+
+
+def _update_readme(text: str) -> int:
+    readme = REPO / "README.md"
+    content = readme.read_text(encoding="utf-8")
+    if BEGIN not in content or END not in content:
+        print(f"README.md has no {BEGIN} ... {END} block to update", file=sys.stderr)
+        return 2
+    head, rest = content.split(BEGIN, 1)
+    _, tail = rest.split(END, 1)
+    readme.write_text(f"{head}{BEGIN}\n{text}\n{END}{tail}", encoding="utf-8")
     return 0
 
 

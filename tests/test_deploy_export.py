@@ -18,7 +18,7 @@ from facedeblur.deploy.export import (
     prepare_for_export,
     torchscript_bytes,
 )
-from facedeblur.deploy.onnx_backend import METADATA_KEY, SOURCE_SHA256_KEY, file_sha256
+from facedeblur.deploy.onnx_backend import METADATA_KEY, SOURCE_SHA256_KEY, OnnxFaceModel, file_sha256
 from facedeblur.face.align import template
 from facedeblur.models.hub import bundled_models, load_weights, read_metadata
 
@@ -146,3 +146,14 @@ def test_every_bundled_model_exports_to_onnx_within_tolerance(name, tmp_path):
     model, meta = load_weights(bundled_models()[name])
     report = export_model(model, meta, tmp_path / f"{name}.onnx", "onnx")
     assert report.max_abs_diff < 1e-3 and report.path.stat().st_size == report.size_bytes
+    served = OnnxFaceModel(report.path, device="cpu")
+    assert (served.name, served.face_size) == (meta.name, meta.face_size)
+
+
+@pytest.mark.parametrize("name", ["facedeblur.deploy.export", "facedeblur.deploy.onnx_backend"])
+def test_docstring_examples_run(name):
+    import doctest
+    import importlib
+
+    result = doctest.testmod(importlib.import_module(name), optionflags=doctest.ELLIPSIS)
+    assert result.failed == 0 and result.attempted > 0

@@ -131,6 +131,8 @@ def resolve_onnx_model(model: str | Path | None) -> Path:
             raise UserError(f"{path}: no such ONNX file")
         return path
     if path.suffix.lower() == ".safetensors":
+        if not path.is_file():
+            raise UserError(f"{path}: no such weights file")
         target = path.with_suffix(".onnx")
         raise UserError(
             f"{path}: the onnxruntime backend runs exported .onnx models; export it first: "
