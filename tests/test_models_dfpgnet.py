@@ -264,3 +264,17 @@ def test_smoke_recipe_trains_through_the_engine(utkface_train, tmp_path):
     model, meta = load_source(str(tmp_path / "run" / "checkpoints" / "last.ckpt"), name="dfpgnet")
     assert meta.architecture == "dfpgnet" and meta.config["width"] == 4
     assert model(torch.rand(1, 3, 32, 32)).shape == (1, 3, 32, 32)
+
+
+def test_bundled_weights_load_and_restore():
+    from facedeblur.models.hub import bundled_models, load_weights
+
+    if "dfpgnet" not in bundled_models():
+        pytest.skip("dfpgnet weights not bundled in this checkout")
+    model, meta = load_weights(bundled_models()["dfpgnet"], architecture="dfpgnet")
+    assert meta.trained_on == "cpu" and "CPU run" in meta.notes and meta.face_size == 128
+    assert "UTKFace" in meta.data_license
+    lq = torch.rand(1, 3, 128, 128)
+    with torch.no_grad():
+        out = model(lq)
+    assert out.shape == lq.shape and torch.isfinite(out).all()
