@@ -142,11 +142,15 @@ class PriorLoss(nn.Module):
             for c, theta in zip(self.channels, self.logits, strict=True)
         ]
 
-    def forward(self, estimated: Sequence[torch.Tensor], target: Sequence[torch.Tensor]) -> torch.Tensor:
+    def forward(
+        self, estimated: Sequence[torch.Tensor], target: Sequence[torch.Tensor], ascend: bool = False
+    ) -> torch.Tensor:
+        """The prior loss; with ``ascend=True`` the loss the weights minimise on the discriminator side:
+        the negated prior loss of detached maps (a forward call, so DDP/Fabric wrappers see it)."""
+        if ascend:
+            return -prior_distance([e.detach() for e in estimated], [t.detach() for t in target], self.weights())
         return prior_distance(estimated, target, self.weights())
 
     def weight_loss(self, estimated: Sequence[torch.Tensor], target: Sequence[torch.Tensor]) -> torch.Tensor:
-        """Loss the weights minimise on the discriminator side: the negated prior loss on detached maps."""
-        est = [e.detach() for e in estimated]
-        tgt = [t.detach() for t in target]
-        return -prior_distance(est, tgt, self.weights())
+        """Same as ``self(estimated, target, ascend=True)``."""
+        return self(estimated, target, ascend=True)

@@ -10,7 +10,7 @@ Per iteration (:class:`DFPGnetTask`):
   + prior_weight * L_prior(est, true) + identity_weight * L_id(restored, gt)``;
 * discriminator step: the image discriminator on (gt, restored), the channel-attention feature
   discriminator on (true prior, estimated prior), and the prior loss's learnable channel weights
-  ascending the prior loss (:meth:`facedeblur.losses.prior.PriorLoss.weight_loss`); all three share
+  ascending the prior loss (``PriorLoss(..., ascend=True)``); all three share
   the discriminator optimizer (lr 5e-4).
 
 Defaults are the recipe of the authors' lab (Adam 0.9/0.999, lr G 1e-4, D 5e-4, lr x0.99 per epoch
@@ -324,7 +324,7 @@ class DFPGnetTask(TrainTask):
             loss = loss + d_feat
             logs["d_feat"] = float(d_feat.detach())
         if "prior_loss" in self.discriminator_modules:
-            w_loss = self.models["prior_loss"].weight_loss(cache["est"], cache["true"])
+            w_loss = self.models["prior_loss"](cache["est"], cache["true"], ascend=True)
             loss = loss + opts.prior_weight * w_loss
             logs["prior_w"] = float(-w_loss.detach())
         return loss, logs
