@@ -25,7 +25,13 @@ def _run(args: argparse.Namespace) -> int:
     from dataclasses import asdict
 
     from facedeblur.errors import ModelMismatchError, UserError
-    from facedeblur.models.hub import DEFAULT_MODEL, bundled_models, read_metadata, resolve_model
+    from facedeblur.models.hub import (
+        COMPONENT_ARCHITECTURES,
+        DEFAULT_MODEL,
+        bundled_models,
+        read_metadata,
+        resolve_model,
+    )
 
     if args.name:
         path = resolve_model(args.name)
@@ -64,6 +70,7 @@ def _run(args: argparse.Namespace) -> int:
                 "data_license": meta.data_license,
                 "size_mb": round(path.stat().st_size / 1e6, 2),
                 "notes": meta.notes,
+                "component": meta.architecture in COMPONENT_ARCHITECTURES,
             }
         )
     if args.json:
@@ -80,11 +87,13 @@ def _run(args: argparse.Namespace) -> int:
             print(f"{row['name']:<12} unreadable: {row['error']}")
             continue
         metrics = ", ".join(f"{k} {_fmt(v)}" for k, v in sorted(row["metrics"].items())) or "-"
-        name = row["name"] + (" *" if row["default"] else "")
+        name = row["name"] + (" *" if row["default"] else "") + (" +" if row["component"] else "")
         print(
             f"{name:<12} {row['architecture']:<12} {row['face_size']:>5} {row['size_mb']:>6.2f}  "
             f"{row['trained_on']:<7} {metrics}"
         )
+    if any(row.get("component") for row in rows):
+        print("\n+ a component of another model (psfrgan parses faces with it), not a face restorer on its own")
     if any(row.get("default") for row in rows):
         print("\n* default model (`--model default`). Training data licences:")
     else:

@@ -266,9 +266,12 @@ def load_identity_network(device: str | torch.device = "cpu") -> IdentityNet:
         if net is None:
             from facedeblur.face.identity_weights import load_identity_state
 
-            net = IdentityNet()
-            net.load_state_dict(load_identity_state())
-            net = net.to(device).eval().requires_grad_(False)
+            # Built outside inference mode even when first asked for inside it (e.g. by the restore or
+            # evaluation code): parameters made there could never take part in a backward pass later.
+            with torch.inference_mode(False):
+                net = IdentityNet()
+                net.load_state_dict(load_identity_state())
+                net = net.to(device).eval().requires_grad_(False)
             _NETWORKS[key] = net
     return net
 

@@ -31,7 +31,6 @@ from facedeblur.errors import InputError, ModelMismatchError, UserError
 
 JOB_MAX_AGE_S = 3600  # results are copied to Gradio's cache when sent; our copies go after an hour
 PREVIEW_MAX_SIDE = 1600  # px; previews in the page are scaled down, downloads keep the full size
-HELPER_ARCHITECTURES = ("parsenet",)  # bundled networks that are parts of other models, not face restorers
 _IMAGE_OUTPUT_EXTS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")  # = images.IMAGE_EXTENSIONS
 
 
@@ -252,12 +251,12 @@ def model_choices(extra: str | None = None) -> dict[str, str]:
         >>> isinstance(model_choices(), dict)
         True
     """
-    from facedeblur.models.hub import DEFAULT_MODEL, bundled_models, read_metadata
+    from facedeblur.models.hub import COMPONENT_ARCHITECTURES, DEFAULT_MODEL, bundled_models, read_metadata
 
     bundled = []
     for name, path in bundled_models().items():
         try:
-            if read_metadata(path).architecture not in HELPER_ARCHITECTURES:
+            if read_metadata(path).architecture not in COMPONENT_ARCHITECTURES:
                 bundled.append(name)
         except (UserError, ModelMismatchError):
             continue  # a broken bundled file is reported by `facedeblur models`, not offered here
