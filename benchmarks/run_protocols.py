@@ -71,7 +71,9 @@ def main(argv: list[str] | None = None) -> int:
         if code not in (0, 1):
             return code
         keep = results / protocol
-        keep.mkdir(parents=True, exist_ok=True)
+        if keep.is_dir():
+            shutil.rmtree(keep)  # no stale files from an earlier run (e.g. a speed table no longer measured)
+        keep.mkdir(parents=True)
         for name in ("results.md", "summary.csv", "by_group.csv", "speed.csv", "results.json", "per_image.csv"):
             if (out / name).is_file():
                 shutil.copy2(out / name, keep / name)

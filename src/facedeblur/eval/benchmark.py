@@ -24,6 +24,17 @@ from typing import Any
 
 LOGGER = logging.getLogger("facedeblur.eval")
 
+REPORT_FILES = (
+    "results.md",
+    "summary.csv",
+    "per_image.csv",
+    "by_group.csv",
+    "speed.csv",
+    "results.json",
+    "psnr_by_group.png",
+    "psnr_by_model.png",
+    "grid.png",
+)
 GROUP_AXIS = {"mspl": "kernel size (px)", "frames": "frames averaged", "blind": "downsampling factor"}
 
 
@@ -97,6 +108,8 @@ def run_benchmark(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     pairs = read_pairs(pairs_dir)
+    for name in REPORT_FILES:  # a report holds only what this run wrote (no stale speed table or grid)
+        (out / name).unlink(missing_ok=True)
     grid_names = _grid_names(pairs, grid_faces)
     bench = BenchmarkResult(protocol or "pairs", len(pairs))
     loaded = [load_method(m, device) for m in methods]  # fail on an unknown name before any long work
@@ -166,7 +179,7 @@ def run_benchmark(
         report.write_csv(out / "speed.csv", speed_rows, speed_cols)
         files.append("speed.csv")
 
-    md = [f"# Benchmark: {bench.protocol} ({len(pairs)} pairs from `{pairs_dir}`)", ""]
+    md = [f"# Benchmark: {bench.protocol} ({len(pairs)} pairs from `{_display_path(pairs_dir)}`)", ""]
     md += [report.markdown_table(summary_rows, summary_cols), ""]
     if by_group_rows and len(group_labels) > 1:
         headers = {g: g for g in group_labels}
@@ -190,7 +203,7 @@ def run_benchmark(
     record = {
         "protocol": bench.protocol,
         "pairs": len(pairs),
-        "pairs_dir": str(pairs_dir),
+        "pairs_dir": _display_path(pairs_dir),
         "metrics": metrics,
         "summary": summary_rows,
         "by_group": by_group_rows,
@@ -218,9 +231,7 @@ def _method_key(method) -> str:
 
     if method.kind == "baseline":
         return f"{method.name}:nsr={classical.DEFAULT_WIENER_NSR}:rl={classical.DEFAULT_RL_ITERATIONS}"
-    path = Path(method.source)
-    stat = path.stat()
-    return f"{path.resolve()}:{stat.st_size}:{stat.st_mtime_ns}"
+    return str(method.source)
 
 
 def _cache_file(out: Path, name: str) -> Path:
@@ -261,6 +272,14 @@ def _store_result(out: Path, result, key: dict) -> None:
         "skipped": result.skipped,
     }
     write_text_atomic(_cache_file(out, result.method), json.dumps(data) + "\n")
+
+
+def _display_path(path: str | Path) -> str:
+    """``path`` relative to the working folder when inside it (reports do not leak absolute paths)."""
+    try:
+        return str(Path(path).resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
 
 
 def _json_default(value: Any) -> Any:

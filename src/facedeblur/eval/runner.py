@@ -91,7 +91,7 @@ class Method:
         restore: the function.
         model: the torch module (models only), for speed measurements.
         face_size: input side the model expects (models only).
-        source: the weights file (models only).
+        source: the weights file, its size and modification time when it was loaded (models only).
     """
 
     name: str
@@ -138,6 +138,8 @@ def load_method(name: str, device: str = "cpu") -> Method:
         path = resolve_model(name)
     except UserError as err:
         raise UserError(f"{err}; baselines: {', '.join(BASELINES)}") from None
+    stat = Path(path).stat()  # identifies the weights actually loaded (benchmark caches are keyed by it)
+    version = f"{Path(path).resolve()}:{stat.st_size}:{stat.st_mtime_ns}"
     try:
         architecture = read_metadata(path).architecture
         if architecture in NOT_RESTORATION:
@@ -147,7 +149,7 @@ def load_method(name: str, device: str = "cpu") -> Method:
         raise UserError(str(err)) from err
     label = meta.name if Path(name).suffix != ".safetensors" else Path(name).stem
     restore = _model_restore(model, meta.face_size, device)
-    return Method(label, "model", False, restore, model, meta.face_size, str(path))
+    return Method(label, "model", False, restore, model, meta.face_size, version)
 
 
 def _model_restore(model, face_size: int, device: str):
