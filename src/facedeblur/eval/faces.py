@@ -12,6 +12,11 @@ from pathlib import Path
 
 import numpy as np
 
+from facedeblur.data.datasets import list_images as _list_images
+from facedeblur.data.sharpness import laplacian_variance
+
+__all__ = ["laplacian_variance", "list_images", "load_face", "select_sharp_faces"]
+
 
 def load_face(path: str | Path, size: int | None = 128) -> np.ndarray:
     """Read an image as float32 RGB in [0, 1], resized to ``size`` x ``size`` (area interpolation).
@@ -37,27 +42,9 @@ def load_face(path: str | Path, size: int | None = 128) -> np.ndarray:
     return rgb.astype(np.float32)
 
 
-def laplacian_variance(image: np.ndarray) -> float:
-    """Sharpness of an image: variance of the Laplacian of its luma on a 0-255 scale (higher is sharper).
-
-    Shape:
-        (H, W, 3) float RGB in [0, 1] -> scalar.
-    """
-    import cv2
-
-    image = np.asarray(image, dtype=np.float32)
-    if image.ndim != 3 or image.shape[2] != 3:
-        raise ValueError(f"expected an (H, W, 3) RGB image, got shape {image.shape}")
-    luma = (image @ np.array([0.299, 0.587, 0.114], np.float32)) * 255.0
-    return float(cv2.Laplacian(luma, cv2.CV_32F, ksize=1).var())
-
-
 def list_images(folder: str | Path) -> list[Path]:
     """Image files of a folder (not recursive), sorted by name."""
-    from facedeblur.images import is_image_path
-
-    folder = Path(folder)
-    return sorted(p for p in folder.iterdir() if p.is_file() and is_image_path(p))
+    return _list_images(folder, recursive=False)
 
 
 def select_sharp_faces(
