@@ -7,7 +7,7 @@ dlib face-recognition descriptors of restored and sharp faces (:func:`facedeblur
 identity_from_aligned_face`; dlib calls < 0.6 the same person). The degraded input is scored as a baseline.
 Prints markdown rows for the README's Models table and optionally writes JSON.
 
-    python benchmarks/validate_psfrgan.py --models psfrgan,parsenet --recipes deblur,restore --limit 200
+    python benchmarks/validate_models.py --models psfrgan,parsenet --recipes deblur,restore --limit 200
 """
 
 from __future__ import annotations
