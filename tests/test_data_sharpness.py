@@ -70,7 +70,7 @@ def test_curate_lists_keeps_and_moves(tmp_path, capsys):
 def test_curate_bad_files(tmp_path, capsys):
     root = make_folder(tmp_path / "faces")
     (root / "bad.png").write_bytes(b"\x89PNG truncated")
-    assert main(["data", "curate", str(root), "--no-progress"]) == 1
+    assert main(["data", "curate", str(root), "--no-skip-bad", "--no-progress"]) == 1
     assert "bad.png" in capsys.readouterr().err
     assert main(["data", "curate", str(root), "--skip-bad", "--no-progress", "--report", str(tmp_path / "r.json")]) == 1
     report = json.loads((tmp_path / "r.json").read_text())

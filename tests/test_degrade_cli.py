@@ -82,10 +82,10 @@ def test_images_command_bad_files(tmp_path, capsys):
     faces = make_faces(tmp_path / "in", n=2)
     (faces / "broken.jpg").write_bytes(b"this is not a jpeg")
     out = tmp_path / "out"
-    assert main(["degrade", "images", str(faces), "-o", str(out), "--no-progress"]) == 1
+    assert main(["degrade", "images", str(faces), "-o", str(out), "--no-skip-bad", "--no-progress"]) == 1
     err = capsys.readouterr().err
-    assert "broken.jpg" in err and "--skip-bad" in err and len(err.strip().splitlines()) == 1
-    assert main(["degrade", "images", str(faces), "-o", str(out), "--skip-bad", "--no-progress"]) == 1
+    assert "broken.jpg" in err and "--no-skip-bad" in err and len(err.strip().splitlines()) == 1
+    assert main(["degrade", "images", str(faces), "-o", str(out), "--no-progress"]) == 1  # goes on by default
     report = json.loads((out / "report.json").read_text())
     assert report["written"] == 3 and len(report["failed"]) == 1 and "broken.jpg" in report["failed"][0]
     assert "broken.jpg" in capsys.readouterr().err
@@ -112,8 +112,8 @@ def test_video_command(tmp_path):
     record = json.loads((out / "params" / "clip" / "000004_05.json").read_text())
     assert record["middle"] == 6 and record["video"] == "clip.mp4" and record["linear"] is True
     bad = ["degrade", "video", str(tmp_path / "empty.mp4"), "-o", str(tmp_path / "o2"), "--no-progress"]
+    assert main([*bad, "--no-skip-bad"]) == 1
     assert main(bad) == 1
-    assert main([*bad, "--skip-bad"]) == 1
     assert "empty.mp4" in json.loads((tmp_path / "o2" / "report.json").read_text())["failed"][0]
 
 

@@ -25,7 +25,12 @@ def register(subparsers) -> None:
     c.add_argument("--keep-list", default=None, help="write the paths that pass --threshold to this file")
     c.add_argument("--move-rejected", default=None, metavar="DIR", help="move faces below --threshold into DIR")
     c.add_argument("--limit", type=int, default=None, help="first N images only")
-    c.add_argument("--skip-bad", action="store_true", help="skip unreadable files, list them at the end")
+    c.add_argument(
+        "--skip-bad",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="go on past unreadable files and list them at the end (default); --no-skip-bad stops at the first",
+    )
     c.add_argument("--no-progress", action="store_true")
     c.set_defaults(handler=_run_curate)
 
@@ -73,7 +78,7 @@ def _run_curate(args: argparse.Namespace) -> int:
         size = args.size or None
         scores, failed = score_files(files, METRICS, args.skip_bad, not args.no_progress, size)
     except InputError as err:
-        print(f"facedeblur data curate: error: {err} (use --skip-bad to skip such files)", file=sys.stderr)
+        print(f"facedeblur data curate: error: {err} (stopped by --no-skip-bad)", file=sys.stderr)
         return 1
     ranked = sorted(scores, key=lambda p: scores[p][args.metric])
     summary = {m: _percentiles([s[m] for s in scores.values()]) for m in METRICS}

@@ -54,7 +54,12 @@ def register(subparsers) -> None:
     im.add_argument("--size", type=int, default=None, help="square-crop and resize to SIZE first")
     im.add_argument("--limit", type=int, default=None, help="first N images only")
     im.add_argument("--overwrite", action="store_true", help="redo pairs that already exist")
-    im.add_argument("--skip-bad", action="store_true", help="skip unreadable files, list them at the end")
+    im.add_argument(
+        "--skip-bad",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="go on past unreadable files and list them at the end (default); --no-skip-bad stops at the first",
+    )
     im.add_argument("--no-progress", action="store_true")
     im.set_defaults(handler=_run_images)
 
@@ -72,7 +77,12 @@ def register(subparsers) -> None:
     v.add_argument("--size", type=int, default=None, help="resize pairs to SIZE x SIZE")
     v.add_argument("--max-frames", type=int, default=None, help="read at most N frames per video")
     v.add_argument("--seed", type=int, default=0, help="seed of the window-length draws")
-    v.add_argument("--skip-bad", action="store_true", help="skip unreadable videos, list them at the end")
+    v.add_argument(
+        "--skip-bad",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="go on past unreadable videos and list them at the end (default); --no-skip-bad stops at the first",
+    )
     v.add_argument("--no-progress", action="store_true")
     v.set_defaults(handler=_run_video)
 
@@ -130,7 +140,7 @@ def _run_images(args: argparse.Namespace) -> int:
             progress=not args.no_progress,
         )
     except InputError as err:
-        print(f"facedeblur degrade images: error: {err} (use --skip-bad to skip such files)", file=sys.stderr)
+        print(f"facedeblur degrade images: error: {err} (stopped by --no-skip-bad)", file=sys.stderr)
         return 1
     return _summary(report, f"{report['written']} pairs written to {args.output}")
 
@@ -195,7 +205,7 @@ def _run_video(args: argparse.Namespace) -> int:
             progress=not args.no_progress,
         )
     except InputError as err:
-        print(f"facedeblur degrade video: error: {err} (use --skip-bad to skip such files)", file=sys.stderr)
+        print(f"facedeblur degrade video: error: {err} (stopped by --no-skip-bad)", file=sys.stderr)
         return 1
     counts = {name: v["windows"] for name, v in report["videos"].items()}
     return _summary(report, f"{report['written']} pairs written to {args.output}; windows: {json.dumps(counts)}")
