@@ -7,6 +7,7 @@ import json
 import sys
 from pathlib import Path
 
+from facedeblur.commands import add_skip_bad_argument
 from facedeblur.errors import UserError
 
 
@@ -25,12 +26,7 @@ def register(subparsers) -> None:
     c.add_argument("--keep-list", default=None, help="write the paths that pass --threshold to this file")
     c.add_argument("--move-rejected", default=None, metavar="DIR", help="move faces below --threshold into DIR")
     c.add_argument("--limit", type=int, default=None, help="first N images only")
-    c.add_argument(
-        "--skip-bad",
-        action=argparse.BooleanOptionalAction,
-        default=True,
-        help="go on past unreadable files and list them at the end (default); --no-skip-bad stops at the first",
-    )
+    add_skip_bad_argument(c, "files")
     c.add_argument("--no-progress", action="store_true")
     c.set_defaults(handler=_run_curate)
 

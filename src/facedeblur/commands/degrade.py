@@ -7,6 +7,7 @@ import json
 import sys
 from pathlib import Path
 
+from facedeblur.commands import add_skip_bad_argument
 from facedeblur.errors import UserError
 
 VIDEO_EXTENSIONS = (".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v")
@@ -54,12 +55,7 @@ def register(subparsers) -> None:
     im.add_argument("--size", type=int, default=None, help="square-crop and resize to SIZE first")
     im.add_argument("--limit", type=int, default=None, help="first N images only")
     im.add_argument("--overwrite", action="store_true", help="redo pairs that already exist")
-    im.add_argument(
-        "--skip-bad",
-        action=argparse.BooleanOptionalAction,
-        default=True,
-        help="go on past unreadable files and list them at the end (default); --no-skip-bad stops at the first",
-    )
+    add_skip_bad_argument(im, "files")
     im.add_argument("--no-progress", action="store_true")
     im.set_defaults(handler=_run_images)
 
@@ -77,12 +73,7 @@ def register(subparsers) -> None:
     v.add_argument("--size", type=int, default=None, help="resize pairs to SIZE x SIZE")
     v.add_argument("--max-frames", type=int, default=None, help="read at most N frames per video")
     v.add_argument("--seed", type=int, default=0, help="seed of the window-length draws")
-    v.add_argument(
-        "--skip-bad",
-        action=argparse.BooleanOptionalAction,
-        default=True,
-        help="go on past unreadable videos and list them at the end (default); --no-skip-bad stops at the first",
-    )
+    add_skip_bad_argument(v, "videos")
     v.add_argument("--no-progress", action="store_true")
     v.set_defaults(handler=_run_video)
 
