@@ -187,6 +187,19 @@ def print_error(message: str) -> None:
     print(f"facedeblur restore: {message}", file=sys.stderr)
 
 
+def _restorer_options(args: argparse.Namespace) -> dict:
+    """The Restorer keyword arguments the command line sets (shared by the in-process and Ray paths)."""
+    return {
+        "device": args.device,
+        "backend": args.backend,
+        "fidelity": args.fidelity,
+        "only_center_face": args.only_center_face,
+        "min_face_size": args.min_face_size,
+        "detector": args.detector,
+        "batch_size": args.batch_size,
+    }
+
+
 def run_batch(args: argparse.Namespace, out_dir: Path, ext: str | None) -> int:
     """Restore every input; report each failure and go on; write the JSON report; 0 when all succeeded."""
     import time
@@ -226,16 +239,7 @@ def run_batch(args: argparse.Namespace, out_dir: Path, ext: str | None) -> int:
     restorer = None
     if jobs:
         try:
-            restorer = Restorer(
-                args.model,
-                device=args.device,
-                backend=args.backend,
-                fidelity=args.fidelity,
-                only_center_face=args.only_center_face,
-                min_face_size=args.min_face_size,
-                detector=args.detector,
-                batch_size=args.batch_size,
-            )
+            restorer = Restorer(args.model, **_restorer_options(args))
         except ModelMismatchError as err:
             raise UserError(str(err)) from err
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -435,13 +439,7 @@ def _run_with_ray(args, jobs, out_dir: Path, records: list[dict], report_path: P
         out_dir,
         args.model,
         address=args.ray,
-        device=args.device,
-        backend=args.backend,
-        fidelity=args.fidelity,
-        only_center_face=args.only_center_face,
-        min_face_size=args.min_face_size,
-        detector=args.detector,
-        batch_size=args.batch_size,
+        **_restorer_options(args),
         aligned=args.aligned,
         skip_existing=args.skip_existing,
     )
