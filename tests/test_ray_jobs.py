@@ -55,28 +55,47 @@ def test_ray_mining_gives_the_same_dataset(tmp_path, utkface_val, local_ray):
             assert path.read_bytes() == b[name].read_bytes(), name
 
 
-def test_restore_with_ray_data_matches_in_process(tmp_path, utkface_val, local_ray, capsys):
-    from facedeblur.restore import Restorer
+RECORD_TIMINGS = {"seconds", "timings", "frames_per_second"}
 
+
+def _records(report: dict) -> dict:
+    return {r["input"]: {k: v for k, v in r.items() if k not in RECORD_TIMINGS} for r in report["files"]}
+
+
+def test_restore_with_ray_writes_the_same_files_and_records_as_in_process(tmp_path, utkface_val, local_ray, capsys):
     model = make_tiny_model(tmp_path / "tiny.safetensors")
     folder = tmp_path / "photos"
     faces = cached_val_faces(utkface_val, 2)
-    for i, face in enumerate(faces):
-        write_image(folder / "sub" / f"p{i}.png", face_photo(face, seed=i))
+    write_image(folder / "sub" / "p0.png", face_photo(faces[0], seed=0))
+    write_image(folder / "sub" / "p0.jpg", face_photo(faces[1], seed=1))  # same stem: crops must not collide
     (folder / "broken.png").write_bytes(b"not an image")
-    out = tmp_path / "out"
-    code = main(["restore", str(folder), "-o", str(out), "--model", str(model), "--ray", "local", "--quiet"])
-    assert code == 1  # the broken file failed, the others went on
-    assert "broken.png" in capsys.readouterr().err
-    report = json.loads((out / "restore-report.json").read_text())
-    status = {r["input"].split("/")[-1]: r["status"] for r in report["files"]}
-    assert status == {"p0.png": "ok", "p1.png": "ok", "broken.png": "failed"}
-    assert report["summary"]["faces"] == 2
-    restorer = Restorer(str(model), device="cpu")
-    for i in range(2):
-        expected = restorer.restore(read_image(folder / "sub" / f"p{i}.png")).image.astype(int)
-        got = read_image(out / "sub" / f"p{i}.png").astype(int)
-        assert np.abs(got - expected).max() <= 1
+    runs = {}
+    for label, extra in (("here", []), ("ray", ["--ray", "local"])):
+        out = tmp_path / label
+        args = ["restore", str(folder), "-o", str(out), "--model", str(model), "--compare", "--save-faces", "--quiet"]
+        code = main([*args, *extra])
+        assert code == 1  # the broken file failed, the others went on
+        err = capsys.readouterr().err
+        assert "broken.png" in err and "Traceback" not in err
+        runs[label] = (out, json.loads((out / "restore-report.json").read_text()))
+    (here, here_report), (there, there_report) = runs["here"], runs["ray"]
+    assert there_report["summary"]["faces"] == here_report["summary"]["faces"] == 2
+    left, right = _records(here_report), _records(there_report)
+    assert set(left) == set(right)
+    for key in left:  # the same records, paths spelled under each run's own output folder
+        assert json.loads(json.dumps(right[key]).replace(str(there), str(here))) == left[key], key
+    a, b = _files(here), _files(there)
+    assert set(a) == set(b)
+    assert {
+        "compare/sub/p0.png",
+        "compare/sub/p0.jpg",
+        "faces/sub/p0_png_face00.png",
+        "faces/sub/p0_jpg_face00.png",
+    } <= set(a)
+    for name in a:
+        if name.endswith(".png") or name.endswith(".jpg"):
+            diff = np.abs(read_image(a[name]).astype(int) - read_image(b[name]).astype(int)).max()
+            assert diff <= 1, name
 
 
 def test_restore_with_ray_rejects_a_bad_model_before_starting(tmp_path, capsys):

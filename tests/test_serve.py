@@ -119,7 +119,7 @@ def test_video_with_a_face_is_restored_and_bad_videos_get_messages(backend, face
     assert outcome.output is None and outcome.message.startswith("junk.mp4: ")
     assert str(tmp_path) not in outcome.message
     outcome = backend.restore_video(tmp_path / "notes.txt", backend.default_choice, 1.0)
-    assert outcome.message == "notes.txt: not a supported video file (use mp4, mov, avi, mkv)"
+    assert outcome.message == "notes.txt: not a supported video file (use mp4, mov, avi, mkv, webm, m4v)"
 
 
 def test_gradio_handlers_return_the_comparison_downloads_and_status(backend, uploads):

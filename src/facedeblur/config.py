@@ -21,12 +21,14 @@ import typing
 from pathlib import Path
 from typing import Any, TypeVar
 
+from facedeblur.errors import UserError
+
 T = TypeVar("T")
 _FLOAT_RE = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+")
 
 
-class ConfigError(ValueError):
-    """A config key is unknown or a value has the wrong type."""
+class ConfigError(UserError, ValueError):
+    """A config key is unknown, a value has the wrong type, or a YAML file or value is not valid YAML."""
 
 
 def _is_dataclass_type(tp: Any) -> bool:
@@ -136,10 +138,13 @@ def to_dict(obj: Any) -> dict[str, Any]:
 
 def load_yaml(cls: type[T], path: str | Path, overrides: list[str] | None = None) -> T:
     """Load dataclass ``cls`` from a YAML file, then apply ``key.sub=value`` overrides."""
-    import yaml
 
-    text = Path(path).read_text(encoding="utf-8")
-    data = yaml.safe_load(text) or {}
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as err:
+        reason = err.strerror if isinstance(err, OSError) and err.strerror else str(err)
+        raise ConfigError(f"{path}: cannot read the YAML file ({reason})") from err
+    data = parse_yaml(text, str(path)) or {}
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping at the top level")
     data = _apply_to_dict(data, overrides or [])
@@ -151,17 +156,40 @@ def apply_overrides(obj: T, overrides: list[str]) -> T:
     return from_dict(type(obj), _apply_to_dict(to_dict(obj), overrides))
 
 
+def parse_yaml(text: str, where: str) -> Any:
+    """``yaml.safe_load`` with syntax errors as one-line :class:`ConfigError` naming ``where`` and the line.
+
+    Example:
+        >>> parse_yaml("size: [1, 2]", "recipe.yaml")
+        {'size': [1, 2]}
+        >>> try:
+        ...     parse_yaml("size: [1, 2", "recipe.yaml")
+        ... except ConfigError as err:
+        ...     print(err)
+        recipe.yaml: not valid YAML (line 1, column 12: expected ',' or ']', but got '<stream end>')
+    """
+    import yaml
+
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+        at = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
+        raise ConfigError(f"{where}: not valid YAML ({at}{problem})") from None
+
+
 def _apply_to_dict(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
     import copy
-
-    import yaml
 
     data = copy.deepcopy(data)
     for item in overrides:
         if "=" not in item:
             raise ConfigError(f"override {item!r}: expected key=value")
         key, raw = item.split("=", 1)
-        value = yaml.safe_load(raw) if raw != "" else ""
+        if not key.strip():
+            raise ConfigError(f"override {item!r}: expected key=value with a key")
+        value = parse_yaml(raw, f"override {key.strip()}") if raw != "" else ""
         node = data
         parts = key.strip().split(".")
         for part in parts[:-1]:

@@ -25,14 +25,10 @@ from pathlib import Path
 
 import numpy as np
 
+from facedeblur.batch.inputs import IMAGE_EXTENSIONS, is_image_path  # noqa: F401 - the one list, re-exported
 from facedeblur.errors import InputError
 
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 MAX_PIXELS = 250_000_000  # refuse decompression bombs; 250 MP is far beyond any camera photo
-
-
-def is_image_path(path: str | Path) -> bool:
-    return Path(path).suffix.lower() in IMAGE_EXTENSIONS
 
 
 def read_image(path: str | Path) -> np.ndarray:
@@ -160,7 +156,7 @@ def write_bytes_atomic(path: str | Path, data: bytes) -> None:
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
-        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp creates 0600; give the file the usual permissions
+        give_usual_mode(tmp)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
@@ -175,6 +171,11 @@ def _read_umask() -> int:
 
 
 _UMASK = _read_umask()  # read once at import: os.umask is process-wide and racy under threads
+
+
+def give_usual_mode(path: str | Path) -> None:
+    """Give a file made by ``tempfile.mkstemp`` (mode 0600) the mode a new file usually gets (0666 - umask)."""
+    os.chmod(path, 0o666 & ~_UMASK)
 
 
 def write_text_atomic(path: str | Path, text: str) -> None:
@@ -228,3 +229,17 @@ def from_float_rgb(rgb: np.ndarray, alpha: np.ndarray | None, fmt: PixelFormat) 
         data = np.concatenate([data, np.clip(alpha, 0, 1)[:, :, None]], axis=2)
     scale = 255.0 if fmt.dtype == "uint8" else 65535.0
     return (data * scale + 0.5).astype(fmt.dtype)
+
+
+def to_uint8(image: np.ndarray) -> np.ndarray:
+    """Float values in [0, 1] (any shape) -> ``uint8``: clipped, scaled by 255, rounded half up; NaN -> 0.
+
+    The package's one float -> 8-bit conversion.
+
+    Example:
+        >>> to_uint8(np.array([-1.0, 0.5, 1.0, np.nan])).tolist()
+        [0, 128, 255, 0]
+    """
+    return (np.clip(np.nan_to_num(np.asarray(image, dtype=np.float32), nan=0.0), 0.0, 1.0) * 255.0 + 0.5).astype(
+        np.uint8
+    )

@@ -32,17 +32,19 @@ from pathlib import Path
 
 import numpy as np
 
+from facedeblur.batch.inputs import VIDEO_EXTENSIONS, is_video_path  # noqa: F401 - the one list, re-exported
 from facedeblur.errors import InputError
-
-VIDEO_EXTENSIONS = (".mp4", ".mov", ".avi", ".mkv")
+from facedeblur.images import give_usual_mode
 
 # Codec used for the restored video stream, by container; pixel format chosen by frame size.
-_VIDEO_CODECS = {".mp4": "libx264", ".mov": "libx264", ".mkv": "libx264", ".avi": "mpeg4"}
-
-
-def is_video_path(path: str | Path) -> bool:
-    """True when ``path`` has one of :data:`VIDEO_EXTENSIONS` (case-insensitive)."""
-    return Path(path).suffix.lower() in VIDEO_EXTENSIONS
+_VIDEO_CODECS = {
+    ".mp4": "libx264",
+    ".m4v": "libx264",
+    ".mov": "libx264",
+    ".mkv": "libx264",
+    ".avi": "mpeg4",
+    ".webm": "libvpx-vp9",
+}
 
 
 @dataclass(frozen=True)
@@ -256,6 +258,7 @@ def transcode_video(
             if written == 0:
                 raise InputError(f"{src}: the video has no frames")
             output.mux(out_video.encode(None))
+        give_usual_mode(tmp)
         os.replace(tmp, dst)
     finally:
         container.close()
@@ -308,6 +311,7 @@ def write_video(path: str | Path, frames: Iterable[np.ndarray], fps: float = 25.
                 stream = _add_video_stream(output, ext, 16, 16, rate, 1 / rate)
                 output.start_encoding()
             output.mux(stream.encode(None))
+        give_usual_mode(tmp)
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
@@ -349,6 +353,7 @@ def trim_video(src: str | Path, dst: str | Path, seconds: float) -> VideoInfo:
                     continue
                 packet.stream = streams[packet.stream.index]
                 output.mux(packet)
+        give_usual_mode(tmp)
         os.replace(tmp, dst)
     finally:
         container.close()

@@ -177,16 +177,14 @@ def load_recipe(name_or_path: str, overrides: list[str] | None = None) -> Recipe
         >>> load_recipe("restore", ["scale=[1.0, 4.0]"]).scale
         (1.0, 4.0)
     """
-    import yaml
-
-    from facedeblur.config import ConfigError, apply_overrides, from_dict
+    from facedeblur.config import ConfigError, apply_overrides, from_dict, parse_yaml
 
     path = Path(name_or_path)
     if name_or_path in RECIPES and not path.is_file():
         return apply_overrides(RECIPES[name_or_path](), overrides or [])
     if not path.is_file():
         raise ConfigError(f"unknown recipe {name_or_path!r}: expected one of {sorted(RECIPES)} or a YAML file")
-    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    data = parse_yaml(path.read_text(encoding="utf-8", errors="replace"), str(path)) or {}
     if not isinstance(data, dict) or data.get("recipe") not in RECIPES:
         raise ConfigError(f"{path}: expected a mapping with 'recipe: {'|'.join(sorted(RECIPES))}'")
     cls = RECIPES[data.pop("recipe")]

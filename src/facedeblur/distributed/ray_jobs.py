@@ -6,16 +6,20 @@ this machine belongs to (or starts a local instance when there is none), ``"loca
 local instance, anything else (``"ray://host:10001"``, ``"host:6379"``) connects to that cluster. When
 Ray is already initialised (a driver script, the test suite) the existing instance is used.
 
+Restoration runs the batch core's :func:`facedeblur.batch.restore_files.restore_file` in each actor,
+wrapped by :func:`facedeblur.batch.run.run_one`, so ``restore --ray`` writes the same outputs,
+comparisons, face crops and records as ``restore`` in one process.
+
 Example:
-    >>> from pathlib import Path
-    >>> restore_jobs([Path("a.jpg"), (Path("b.png"), Path("x/b.png"))], Path("out"))[1]
-    (PosixPath('b.png'), PosixPath('x/b.png'))
+    >>> init_ray  # doctest: +ELLIPSIS
+    <function init_ray at ...>
 """
 
 from __future__ import annotations
 
-import time
-from collections.abc import Sequence
+import json
+import os
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -84,23 +88,6 @@ def mine_videos_with_ray(
     return list(ray.get(refs))
 
 
-def restore_jobs(inputs: Sequence[Any], out_dir: Path) -> list[tuple[Path, Path]]:
-    """(input, output) pairs from files, folders (images inside, recursively) and ready (src, dst) pairs."""
-    from facedeblur.images import is_image_path
-
-    jobs: list[tuple[Path, Path]] = []
-    for item in inputs:
-        if isinstance(item, tuple):
-            jobs.append((Path(item[0]), Path(item[1])))
-        elif Path(item).is_dir():
-            root = Path(item)
-            for path in sorted(p for p in root.rglob("*") if p.is_file() and is_image_path(p)):
-                jobs.append((path, out_dir / path.relative_to(root)))
-        else:
-            jobs.append((Path(item), out_dir / Path(item).name))
-    return jobs
-
-
 def _check_model(model: str | Path, backend: str) -> None:
     """Load the model once here, so a wrong name fails with one clear message before any actor starts."""
     from facedeblur.errors import UserError
@@ -115,152 +102,174 @@ def _check_model(model: str | Path, backend: str) -> None:
 
 
 class RestoreActor:
-    """A Ray Data batch actor: loads the :class:`facedeblur.restore.Restorer` once, restores file batches.
+    """A Ray Data batch actor: loads the :class:`facedeblur.restore.Restorer` once, restores job batches.
 
-    Each batch is a dict of arrays ``input`` and ``output`` (paths); the result has one row per file:
-    ``input``, ``output``, ``status`` (ok|skipped|failed), ``error``, ``faces``, ``seconds``. A failing
-    file is recorded and the batch goes on.
+    Each batch has a column ``job`` (JSON of :class:`facedeblur.batch.restore_files.RestoreJob`); the
+    result has one column ``record``, the JSON of each job's record as
+    :func:`facedeblur.batch.run.run_one` makes it. A failing file is recorded and the batch goes on.
     """
 
-    def __init__(self, model: str, restorer_kwargs: dict[str, Any], aligned: bool, skip_existing: bool) -> None:
+    def __init__(self, model: str, restorer_kwargs: dict[str, Any], skip_existing: bool, debug: bool = False) -> None:
         from facedeblur.restore import Restorer
 
         self.restorer = Restorer(model, **restorer_kwargs)
-        self.aligned = aligned
         self.skip_existing = skip_existing
+        self.debug = debug
 
     def __call__(self, batch: dict[str, Any]) -> dict[str, list]:
-        from facedeblur.images import read_image, write_image
+        from facedeblur.batch.restore_files import RestoreJob, restore_file
+        from facedeblur.batch.run import run_one
 
-        rows: dict[str, list] = {k: [] for k in ("input", "output", "status", "error", "faces", "seconds")}
-        for src, dst in zip(batch["input"], batch["output"], strict=True):
-            start = time.perf_counter()
-            status, error, faces = "ok", "", 0
-            try:
-                if self.skip_existing and Path(dst).exists():
-                    status = "skipped"
-                elif Path(src).suffix.lower() in (".mp4", ".mov", ".avi", ".mkv") and not self.aligned:
-                    faces = int(sum(self.restorer.restore_video(src, dst).faces_per_frame))
-                else:
-                    pixels = read_image(src)
-                    if self.aligned:
-                        write_image(dst, self.restorer.restore_aligned(pixels))
-                        faces = 1
-                    else:
-                        result = self.restorer.restore(pixels)
-                        write_image(dst, result.image)
-                        faces = len(result.faces)
-            except Exception as err:  # one bad file never stops the batch; the report says why
-                status = "failed"
-                text = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-                error = text if str(src) in text else f"{src}: {text}"
-            rows["input"].append(str(src))
-            rows["output"].append(str(dst))
-            rows["status"].append(status)
-            rows["error"].append(error)
-            rows["faces"].append(faces)
-            rows["seconds"].append(round(time.perf_counter() - start, 4))
-        return rows
+        records = []
+        for text in batch["job"]:
+            job = RestoreJob.from_dict(json.loads(str(text)))
+            if self.skip_existing and Path(job.output).exists():
+                record = {"input": job.input, "output": job.output, "status": "skipped", "seconds": 0.0}
+            else:
+                record = run_one(job.input, lambda job=job: restore_file(self.restorer, job), debug=self.debug)
+            records.append(json.dumps(record))
+        return {"record": records}
 
 
-def restore_folder_with_ray(
-    inputs: Sequence[Any],
-    out_dir: str | Path,
+def restore_jobs_with_ray(
+    jobs: Sequence[Any],
     model: str | Path = "default",
     *,
     address: str | None = "auto",
-    device: str = "auto",
-    backend: str = "torch",
-    fidelity: float = 1.0,
-    only_center_face: bool = False,
-    min_face_size: float = 16,
-    detector: str = "hog",
-    batch_size: int = 8,
-    aligned: bool = False,
+    restorer_kwargs: dict[str, Any] | None = None,
     skip_existing: bool = False,
+    debug: bool = False,
     files_per_batch: int = 8,
     actors: int | None = None,
-) -> list[dict[str, Any]]:
-    """Restore many files with Ray Data: a pool of model actors, each restoring batches of files.
+) -> Iterator[dict[str, Any]]:
+    """Restore planned jobs with a pool of Ray Data model actors; yields each record as it is done.
 
     Actors get one GPU each when the cluster has GPUs (``actors`` defaults to the number of GPUs),
     otherwise one CPU each (``actors`` defaults to half the cluster's CPUs, at least 1, so detection
-    and decoding keep cores). Every file is restored exactly as
-    :meth:`facedeblur.restore.Restorer.restore` (or ``restore_aligned`` / ``restore_video``) would in
-    this process.
+    and decoding keep cores). Paths must be reachable by every worker (a shared file system on a
+    multi-node cluster); they are made absolute here.
 
     Args:
-        inputs: image files, folders (images inside, recursively; outputs keep the sub-folders) or
-            ready ``(input, output)`` path pairs.
-        out_dir: output folder (outputs of plain files keep their names).
+        jobs: :class:`facedeblur.batch.restore_files.RestoreJob` s (from ``plan_restore``).
         model: bundled model name, ``"default"`` or a ``.safetensors`` path (read by every actor).
         address: Ray cluster (see :func:`init_ray`).
-        device: Restorer device (``auto`` picks the actor's GPU when it has one).
-        backend: runtime of the network (see :class:`facedeblur.restore.Restorer`).
-        fidelity, only_center_face, min_face_size, detector, batch_size: as for the Restorer.
-        aligned: inputs are aligned face crops.
-        skip_existing: skip inputs whose output exists (resume).
+        restorer_kwargs: keyword arguments of :class:`facedeblur.restore.Restorer` (device, fidelity...).
+        skip_existing: skip jobs whose output exists (resume).
+        debug: actors print tracebacks of unexpected errors.
         files_per_batch: files handed to an actor at once.
         actors: size of the actor pool.
 
-    Returns:
-        One record per file, in input order: ``input``, ``output``, ``status``, ``error``, ``faces``,
-        ``seconds``.
+    Yields:
+        One record per job, in the order they finish, with the paths as the jobs name them.
     """
     import ray
 
-    out = Path(out_dir)
-    jobs = restore_jobs(inputs, out)
+    from facedeblur.batch.restore_files import RestoreJob
+
+    restorer_kwargs = dict(restorer_kwargs or {})
     if Path(model).is_file():  # actors may run in another working folder
         model = Path(model).resolve()
-    _check_model(model, backend)
+    _check_model(model, restorer_kwargs.get("backend", "torch"))
     if not jobs:
-        return []
+        return
     init_ray(address)
     resources = ray.cluster_resources()
     gpus = int(resources.get("GPU", 0))
     if actors is None:
         actors = gpus if gpus else max(1, int(resources.get("CPU", 1)) // 2)
     actors = max(1, min(actors, len(jobs)))
-    for _, dst in jobs:
-        dst.parent.mkdir(parents=True, exist_ok=True)
-    restorer_kwargs = {
-        "device": device,
-        "backend": backend,
-        "fidelity": fidelity,
-        "only_center_face": only_center_face,
-        "min_face_size": min_face_size,
-        "detector": detector,
-        "batch_size": batch_size,
-    }
-    items = [{"input": str(src.resolve()), "output": str(dst.resolve())} for src, dst in jobs]
+    planned = {}
+    items = []
+    for job in jobs:
+        moved = RestoreJob.from_dict({k: (os.path.abspath(v) if v else v) for k, v in job.to_dict().items()})
+        moved = RestoreJob(moved.input, moved.output, job.kind, moved.compare, moved.faces)
+        planned[moved.input] = (job, moved)
+        items.append({"job": json.dumps(moved.to_dict())})
     dataset = ray.data.from_items(items, override_num_blocks=max(1, min(len(items), actors * 4)))
     results = dataset.map_batches(
         RestoreActor,
         fn_constructor_kwargs={
             "model": str(model),
             "restorer_kwargs": restorer_kwargs,
-            "aligned": aligned,
             "skip_existing": skip_existing,
+            "debug": debug,
         },
         batch_size=files_per_batch,
         batch_format="numpy",
         concurrency=actors,
         num_gpus=1 if gpus else 0,
         num_cpus=0 if gpus else 1,
-    ).take_all()
-    by_input = {row["input"]: row for row in results}
-    records = []
-    for item, (src, _) in zip(items, jobs, strict=True):
-        row = by_input[item["input"]]
-        record = {
-            "input": str(src),
-            "output": str(row["output"]),
-            "status": str(row["status"]),
-            "faces": int(row["faces"]),
-            "seconds": float(row["seconds"]),
-        }
-        if row["error"]:
-            record["error"] = str(row["error"])
-        records.append(record)
-    return records
+    )
+    for row in results.iter_rows():
+        record = json.loads(str(row["record"]))
+        yield _spelled_as_planned(record, *planned[record["input"]])
+
+
+def _spelled_as_planned(record: dict[str, Any], job, moved) -> dict[str, Any]:
+    """A record an actor made from absolute paths, with the paths spelled as the planned job spells them."""
+    names = {getattr(moved, k): getattr(job, k) for k in ("input", "output", "compare") if getattr(job, k)}
+    out = {k: (names.get(v, v) if k in ("input", "output", "compare") else v) for k, v in record.items()}
+    if "error" in out:
+        out["error"] = str(out["error"]).replace(moved.input, job.input)
+    if job.faces and "face_files" in out:
+        there, here = Path(moved.faces).parent, Path(job.faces).parent
+        out["face_files"] = [str(here / Path(f).relative_to(there)) for f in out["face_files"]]
+    return out
+
+
+def restore_folder_with_ray(
+    inputs: Sequence[str | Path],
+    out_dir: str | Path,
+    model: str | Path = "default",
+    *,
+    address: str | None = "auto",
+    aligned: bool = False,
+    compare: bool = False,
+    save_faces: bool = False,
+    skip_existing: bool = False,
+    files_per_batch: int = 8,
+    actors: int | None = None,
+    **restorer_kwargs: Any,
+) -> list[dict[str, Any]]:
+    """Restore files and folders with Ray Data, exactly as ``facedeblur restore --ray`` does (no report file).
+
+    Inputs are expanded and every output planned by the batch core (an output that would overwrite an
+    input or land in an input folder is refused before anything runs).
+
+    Args:
+        inputs: image/video files, folders (searched recursively; outputs keep the sub-folders), globs
+            or ``@lists``.
+        out_dir: output folder.
+        model: bundled model name, ``"default"`` or a ``.safetensors`` path.
+        address: Ray cluster (see :func:`init_ray`).
+        aligned, compare, save_faces, skip_existing: as the command's options.
+        files_per_batch, actors: see :func:`restore_jobs_with_ray`.
+        restorer_kwargs: :class:`facedeblur.restore.Restorer` options (device, backend, fidelity,
+            only_center_face, min_face_size, detector, batch_size).
+
+    Returns:
+        One record per file in input order (inputs that name no file: a failed record each).
+    """
+    from facedeblur.batch.inputs import expand_inputs
+    from facedeblur.batch.paths import PathPolicy
+    from facedeblur.batch.restore_files import plan_restore
+
+    out = Path(out_dir)
+    found = expand_inputs([str(i) for i in inputs])
+    policy = PathPolicy([f.path for f in found.files], found.folders)
+    policy.check_folder(out, "out_dir")
+    jobs = plan_restore(found.files, out, policy, aligned=aligned, compare=compare, save_faces=save_faces)
+    records = [{"input": item, "status": "failed", "error": message} for item, message in found.problems]
+    done = {
+        r["input"]: r
+        for r in restore_jobs_with_ray(
+            jobs,
+            model,
+            address=address,
+            restorer_kwargs=restorer_kwargs,
+            skip_existing=skip_existing,
+            files_per_batch=files_per_batch,
+            actors=actors,
+        )
+    }
+    return records + [done[job.input] for job in jobs]

@@ -16,6 +16,7 @@ Example:
 import os
 from typing import Any
 
+from facedeblur.batch.inputs import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
 from facedeblur.errors import UserError
 from facedeblur.serve.backend import DemoBackend
 
@@ -25,7 +26,8 @@ OFFLINE_ENVIRONMENT = {
     "HF_HUB_DISABLE_TELEMETRY": "1",
     "HF_HUB_OFFLINE": "1",
 }
-PHOTO_TYPES = [".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"]  # = images.IMAGE_EXTENSIONS
+PHOTO_TYPES = list(IMAGE_EXTENSIONS)
+VIDEO_KINDS = ", ".join(e[1:] for e in VIDEO_EXTENSIONS)
 MAX_UPLOAD = "500mb"
 
 _INTRO = """# facedeblur
@@ -109,7 +111,7 @@ def build_app(model: str | None = None, device: str = "auto", backend: DemoBacke
             with gr.Tab("Video", id="video-tab"):
                 with gr.Row():
                     with gr.Column():
-                        video_in = gr.Video(label="Video (mp4, mov, avi, mkv)", sources=["upload"], elem_id="video-in")
+                        video_in = gr.Video(label=f"Video ({VIDEO_KINDS})", sources=["upload"], elem_id="video-in")
                         run_video = gr.Button("Restore video", variant="primary", elem_id="restore-video")
                         video_status = gr.Textbox(label="Status", lines=2, interactive=False, elem_id="video-status")
                     with gr.Column():

@@ -27,11 +27,13 @@ from pathlib import Path
 
 import numpy as np
 
-from facedeblur.errors import InputError, ModelMismatchError, UserError
+from facedeblur.batch.inputs import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
+from facedeblur.batch.restore_files import RestoreJob, restore_file
+from facedeblur.batch.run import run_one
+from facedeblur.errors import UserError
 
 JOB_MAX_AGE_S = 3600  # results are copied to Gradio's cache when sent; our copies go after an hour
 PREVIEW_MAX_SIDE = 1600  # px; previews in the page are scaled down, downloads keep the full size
-_IMAGE_OUTPUT_EXTS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")  # = images.IMAGE_EXTENSIONS
 
 
 @dataclass
@@ -139,7 +141,7 @@ class DemoBackend:
             if choice not in self._restorers:
                 try:
                     self._restorers[choice] = Restorer(self.choices[choice], device=self.device)
-                except ModelMismatchError as err:
+                except UserError as err:
                     raise UserError(f"model {choice!r} cannot be loaded: {err}") from err
             return self._restorers[choice]
 
@@ -191,7 +193,7 @@ class DemoBackend:
         """Restore every frame of an uploaded video (faces tracked, audio kept).
 
         Args:
-            path: the uploaded video (mp4, mov, avi, mkv); the result has the same container.
+            path: the uploaded video (one of :data:`VIDEO_EXTENSIONS`); the result has the same container.
             choice: a key of :attr:`choices`.
             fidelity: 0 (input unchanged) to 1 (full restoration).
             progress: called with (frames done, frames expected) after each frame.
@@ -199,8 +201,6 @@ class DemoBackend:
         Raises:
             UserError: no upload, fidelity out of range, or the model cannot be loaded.
         """
-        from facedeblur.video import VIDEO_EXTENSIONS, probe_video
-
         if not path:
             raise UserError("upload a video first")
         fidelity = _check_fidelity(fidelity)
@@ -211,30 +211,42 @@ class DemoBackend:
             return VideoOutcome(name, f"{name}: not a supported video file (use {kinds})")
         restorer = self.restorer(choice)
         output = self._job_dir() / f"{path.stem}_restored{path.suffix.lower()}"
-        try:
-            total = max(probe_video(path).frames, 1)
-            done = 0
+        job = RestoreJob(str(path), str(output), "video")
 
-            def tick(step: int = 1) -> None:
-                nonlocal done
-                done += step
-                if progress is not None:
-                    progress(min(done, total), total)
+        def video_bar(src: Path, frames: int) -> _FrameProgress:
+            return _FrameProgress(max(frames, 1), progress)
 
-            result = restorer.restore_video(path, output, fidelity=fidelity, progress=tick)
-        except InputError as err:
-            return VideoOutcome(name, _name_file(err, path))
-        except Exception as err:  # noqa: BLE001 - one bad upload must not take the demo down
-            return VideoOutcome(name, f"{name}: could not be restored ({type(err).__name__}: {err})")
-        with_faces = sum(1 for n in result.faces_per_frame if n)
+        record = run_one(path, lambda: restore_file(restorer, job, fidelity=fidelity, video_bar=video_bar))
+        if record["status"] == "failed":
+            return VideoOutcome(name, _name_file(record["error"], path))
+        width, height = record["size"]
+        with_faces = record["frames_with_faces"]
         if with_faces == 0:
-            return VideoOutcome(name, f"{name}: no face found in any of its {result.frames} frames", output)
-        audio = ", audio kept" if result.has_audio else ""
+            return VideoOutcome(name, f"{name}: no face found in any of its {record['frames']} frames", output)
+        audio = ", audio kept" if record["audio"] else ""
         message = (
-            f"{name}: {result.frames} frames ({result.width}x{result.height}, {result.fps:.2f} fps{audio}), "
-            f"faces restored in {with_faces}, {result.seconds:.1f} s -> {output.name}"
+            f"{name}: {record['frames']} frames ({width}x{height}, {record['fps']:.2f} fps{audio}), "
+            f"faces restored in {with_faces}, {record['seconds']:.1f} s -> {output.name}"
         )
         return VideoOutcome(name, message, output)
+
+
+class _FrameProgress:
+    """The progress "bar" :func:`restore_file` drives for a video: calls ``progress(done, total)``."""
+
+    def __init__(self, total: int, progress: Callable[[int, int], None] | None) -> None:
+        self.total, self.done, self.progress = total, 0, progress
+
+    def __enter__(self) -> _FrameProgress:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        return None
+
+    def update(self, step: int = 1) -> None:
+        self.done += step
+        if self.progress is not None:
+            self.progress(min(self.done, self.total), self.total)
 
 
 def model_choices(extra: str | None = None) -> dict[str, str]:
@@ -258,7 +270,7 @@ def model_choices(extra: str | None = None) -> dict[str, str]:
         try:
             if read_metadata(path).architecture not in COMPONENT_ARCHITECTURES:
                 bundled.append(name)
-        except (UserError, ModelMismatchError):
+        except UserError:
             continue  # a broken bundled file is reported by `facedeblur models`, not offered here
     bundled.sort(key=lambda name: (name != DEFAULT_MODEL, name))
     choices: dict[str, str] = {}
@@ -284,7 +296,7 @@ def preview(pixels: np.ndarray, max_side: int = PREVIEW_MAX_SIDE) -> np.ndarray:
         >>> preview(np.zeros((4000, 1000), np.uint16)).shape
         (1600, 400, 3)
     """
-    from facedeblur.images import to_float_rgb
+    from facedeblur.images import to_float_rgb, to_uint8
 
     rgb, _, _ = to_float_rgb(pixels)
     height, width = rgb.shape[:2]
@@ -294,47 +306,42 @@ def preview(pixels: np.ndarray, max_side: int = PREVIEW_MAX_SIDE) -> np.ndarray:
 
         size = (max(1, round(width * scale)), max(1, round(height * scale)))
         rgb = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
-    return (np.clip(rgb, 0, 1) * 255 + 0.5).astype(np.uint8)
+    return to_uint8(rgb)
 
 
 def _restore_one_photo(restorer, path: Path, fidelity: float, folder: Path, used: set[str]) -> PhotoOutcome:
-    from facedeblur.images import read_image, write_image
-
+    """One upload through the batch core's :func:`restore_file`; its record becomes the outcome."""
     name = path.name
-    try:
-        pixels = read_image(path)
-    except InputError as err:
-        return PhotoOutcome(name, _name_file(err, path))
-    before = preview(pixels)
-    try:
-        result = restorer.restore(pixels, fidelity=fidelity)
-    except Exception as err:  # noqa: BLE001 - one bad upload must not take the demo down
-        return PhotoOutcome(name, f"{name}: could not be restored ({type(err).__name__}: {err})", before)
-    if not result.faces:
-        small = f" ({result.skipped} too small to restore)" if result.skipped else ""
-        return PhotoOutcome(name, f"{name}: no face found{small}; nothing to restore", before)
-    ext = path.suffix.lower() if path.suffix.lower() in _IMAGE_OUTPUT_EXTS else ".png"
+    ext = path.suffix.lower() if path.suffix.lower() in IMAGE_EXTENSIONS else ".png"
     out_name = f"{path.stem}_restored{ext}"
     index = 1
     while out_name in used:  # two uploads with the same name
         index += 1
         out_name = f"{path.stem}_restored-{index}{ext}"
-    used.add(out_name)
     output = folder / out_name
-    try:
-        write_image(output, result.image)
-    except (OSError, ValueError) as err:
-        return PhotoOutcome(name, f"{name}: the result could not be written ({err})", before)
-    count = len(result.faces)
+    sink: dict = {}
+    job = RestoreJob(str(path), str(output), "image")
+    record = run_one(path, lambda: restore_file(restorer, job, fidelity=fidelity, sink=sink))
+    before = preview(sink["before"]) if "before" in sink else None
+    if record["status"] == "failed":
+        output.unlink(missing_ok=True)
+        return PhotoOutcome(name, _name_file(record["error"], path), before)
+    if not record["faces"]:
+        output.unlink(missing_ok=True)  # nothing restored: nothing to download
+        skipped = record.get("skipped_small_faces", 0)
+        small = f" ({skipped} too small to restore)" if skipped else ""
+        return PhotoOutcome(name, f"{name}: no face found{small}; nothing to restore", before)
+    used.add(out_name)
+    count = record["faces"]
     message = f"{name}: {count} face{'s' if count != 1 else ''} restored -> {out_name}"
-    if result.skipped:
-        message += f" ({result.skipped} too small, left as they were)"
-    return PhotoOutcome(name, message, before, preview(result.image), output, count)
+    if record.get("skipped_small_faces"):
+        message += f" ({record['skipped_small_faces']} too small, left as they were)"
+    return PhotoOutcome(name, message, before, preview(sink["after"]), output, count)
 
 
-def _name_file(err: Exception, path: Path) -> str:
-    """The error's one-line message with the upload's temporary folder left out."""
-    text = str(err).splitlines()[0] if str(err) else type(err).__name__
+def _name_file(error: str, path: Path) -> str:
+    """A one-line message with the upload's temporary folder left out."""
+    text = str(error).splitlines()[0] if str(error) else "failed"
     text = text.replace(str(path), path.name)
     return text if text.startswith(path.name) else f"{path.name}: {text}"
 
