@@ -155,19 +155,19 @@ def restore_file(
         return _restore_video(restorer, src, dst, fidelity, video_bar)
     if src.suffix.lower() in VIDEO_EXTENSIONS:
         raise InputError(f"{src}: --aligned takes aligned face images, not videos")
-    from facedeblur.images import read_image, write_image
+    from facedeblur.images import read_image_with_info, write_image, write_result
 
-    pixels = read_image(src)
+    pixels, meta = read_image_with_info(src)  # ICC, EXIF, DPI and JPEG tables travel to every output
     size = [int(pixels.shape[1]), int(pixels.shape[0])]
     if job.kind == "aligned":
         restored = restorer.restore_aligned(pixels, fidelity=fidelity)
-        write_image(dst, restored)
+        write_result(dst, restored, src, pixels, meta)
         record: dict[str, Any] = {"output": str(dst), "kind": "aligned", "faces": 1, "size": size}
         faces: list = []
     else:
         result = restorer.restore(pixels, fidelity=fidelity)
         restored, faces = result.image, result.faces
-        write_image(dst, restored)
+        write_result(dst, restored, src, pixels, meta)  # unchanged pixels: the input's bytes, bit for bit
         record = {
             "output": str(dst),
             "kind": "image",
@@ -186,10 +186,10 @@ def restore_file(
         if warnings:
             record["warnings"] = warnings
     if job.compare:
-        write_image(Path(job.compare), side_by_side(pixels, restored))
+        write_image(Path(job.compare), side_by_side(pixels, restored), info=meta)
         record["compare"] = job.compare
     if job.faces and faces:
-        record["face_files"] = save_face_crops(faces, Path(job.faces))
+        record["face_files"] = save_face_crops(faces, Path(job.faces), meta.for_crop())
     if sink is not None:
         sink["before"], sink["after"] = pixels, restored
     return record
@@ -211,18 +211,21 @@ def side_by_side(before, after):
     return to_uint8(np.concatenate([left, gap, right], axis=1))
 
 
-def save_face_crops(faces: list, prefix: Path) -> list[str]:
-    """Write ``PREFIX_faceNN_input.png`` (aligned input) and ``PREFIX_faceNN.png`` (restored) per face."""
+def save_face_crops(faces: list, prefix: Path, meta=None) -> list[str]:
+    """Write ``PREFIX_faceNN_input.png`` (aligned input) and ``PREFIX_faceNN.png`` (restored) per face.
+
+    ``meta`` (an :class:`facedeblur.images.ImageInfo`) is the photo's ICC profile and EXIF to carry.
+    """
     from facedeblur.images import to_uint8, write_image
 
     written = []
     for i, face in enumerate(faces):
         path = prefix.parent / f"{prefix.name}_face{i:02d}_input.png"
-        write_image(path, to_uint8(face.input_face))
+        write_image(path, to_uint8(face.input_face), info=meta)
         written.append(str(path))
         if face.restored_face is not None:
             path = prefix.parent / f"{prefix.name}_face{i:02d}.png"
-            write_image(path, to_uint8(face.restored_face))
+            write_image(path, to_uint8(face.restored_face), info=meta)
             written.append(str(path))
     return written
 

@@ -74,11 +74,11 @@ def extract_faces_file(path: str | Path, out_dir: str | Path, options: ExtractOp
     """
     from facedeblur.face.align import align_face, loose_crop, warp_image
     from facedeblur.face.detect import find_faces, to_uint8_rgb
-    from facedeblur.images import from_float_rgb, read_image, to_float_rgb, write_image, write_text_atomic
+    from facedeblur.images import from_float_rgb, read_image_with_info, to_float_rgb, write_image, write_text_atomic
 
     path, out_dir = Path(path), Path(out_dir)
     stem = stem or path.stem
-    pixels = read_image(path)
+    pixels, meta = read_image_with_info(path)
     rgb8 = to_uint8_rgb(pixels)
     search = find_faces(
         rgb8,
@@ -108,7 +108,7 @@ def extract_faces_file(path: str | Path, out_dir: str | Path, options: ExtractOp
         if alpha is not None:
             crop_alpha = warp_image(alpha, matrix, (options.size, options.size))
         name = f"{stem}_face{index}.png"
-        write_image(out_dir / name, from_float_rgb(crop, crop_alpha, fmt))
+        write_image(out_dir / name, from_float_rgb(crop, crop_alpha, fmt), info=meta.for_crop())
         entry = face.to_dict()
         if not options.landmarks68:
             entry.pop("landmarks68", None)
@@ -126,7 +126,8 @@ def extract_faces_file(path: str | Path, out_dir: str | Path, options: ExtractOp
     }
     write_text_atomic(out_dir / f"{stem}.json", json.dumps(record, indent=1) + "\n")
     if options.overlay:
-        write_image(out_dir / f"{stem}_overlay.png", draw_overlay(rgb8, search.faces, search.skipped))
+        overlay = draw_overlay(rgb8, search.faces, search.skipped)
+        write_image(out_dir / f"{stem}_overlay.png", overlay, info=meta.without_jpeg_tables())
     return record
 
 
