@@ -143,12 +143,14 @@ def test_disk_full_stops_the_run_with_one_line_and_the_report_is_written(tmp_pat
 
     root = tmp_path / "in"
     _photos(root, 3)
-    real = images.write_image
+    real = images.write_bytes_atomic
 
-    def full(path, pixels, *args, **kwargs):
-        raise OSError(errno.ENOSPC, "No space left on device", str(path))
+    def full(path, data):  # every image write hits a full disk (an unchanged input is copied, not encoded)
+        if str(path).endswith(".png"):
+            raise OSError(errno.ENOSPC, "No space left on device", str(path))
+        return real(path, data)
 
-    monkeypatch.setattr(images, "write_image", full)
+    monkeypatch.setattr(images, "write_bytes_atomic", full)
     out = tmp_path / "out"
     assert main(["restore", str(root), "-o", str(out), "--model", tiny_model, "--quiet"]) == 1
     err = capsys.readouterr().err
@@ -157,7 +159,7 @@ def test_disk_full_stops_the_run_with_one_line_and_the_report_is_written(tmp_pat
     report = json.loads((out / "restore-report.json").read_text())
     assert report["complete"] is False and report["summary"]["failed"] == 1 and report["stopped"]
 
-    monkeypatch.setattr(images, "write_image", real)
+    monkeypatch.setattr(images, "write_bytes_atomic", real)
 
     def read_only(path, data):
         raise OSError(errno.EROFS, "Read-only file system", str(path))
