@@ -191,3 +191,26 @@ def decode_simple_tiff(data: bytes) -> np.ndarray | None:
     if len(raw) < need:
         raise ValueError(f"truncated TIFF data ({len(raw)} of {need} bytes)")
     return np.frombuffer(raw[:need], dtype).reshape(height, width, channels).astype(dtype.newbyteorder("="))
+
+
+def png_damage(data: bytes) -> str | None:
+    """What is wrong with a PNG's chunk structure (a checksum, a cut chunk), or None when it is whole.
+
+    Example:
+        >>> good = encode_png(np.zeros((1, 1, 1), np.uint8))
+        >>> png_damage(good) is None, png_damage(good[:-20] + b"x" * 20)
+        (True, 'chunk IDAT fails its checksum')
+    """
+    pos = 8
+    while pos + 12 <= len(data):
+        length = struct.unpack(">I", data[pos : pos + 4])[0]
+        kind = data[pos + 4 : pos + 8]
+        end = pos + 12 + length
+        if end > len(data):
+            return f"chunk {kind.decode('latin-1')} is cut off"
+        if zlib.crc32(data[pos + 4 : end - 4]) & 0xFFFFFFFF != struct.unpack(">I", data[end - 4 : end])[0]:
+            return f"chunk {kind.decode('latin-1')} fails its checksum"
+        if kind == b"IEND":
+            return None
+        pos = end
+    return "no IEND chunk (the file is cut off)"

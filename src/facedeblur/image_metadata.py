@@ -25,11 +25,12 @@ ORIENTATION_TAG = 0x0112
 EXIF_IFD_TAG = 0x8769
 GPS_IFD_TAG = 0x8825
 INTEROP_IFD_TAG = 0xA005
-# IFD0 tags that describe how the old file stored its pixels (or that travel as their own chunks):
+# IFD0 tags that describe how the old file stored its pixels (or that travel on their own: ICC, XMP,
+# IPTC, and the resolution, which is ImageInfo.dpi):
 # copied into a new file they would lie about it, so they never travel with the EXIF.
 _LAYOUT_TAGS = frozenset(
     {
-        254, 255, 256, 257, 258, 259, 262, 263, 266, 273, 277, 278, 279, 280, 281, 284, 290, 291, 292,
+        254, 255, 256, 257, 258, 259, 262, 263, 266, 273, 277, 278, 279, 280, 281, 282, 283, 284, 290, 291, 292, 296,
         293, 317, 318, 319, 320, 322, 323, 324, 325, 330, 338, 339, 340, 341, 347, 513, 514, 530, 531,
         532, 700, 33723, 34377, 34675, 37724, 50341,
     }

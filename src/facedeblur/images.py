@@ -69,7 +69,6 @@ __all__ = [
     "from_float_rgb",
     "give_usual_mode",
     "is_image_path",
-    "printable_path",
     "read_image",
     "read_image_with_info",
     "to_float_rgb",
@@ -88,17 +87,6 @@ ImageMagick's default policy refuses such images the same way.
 """
 _MAX_SIDE = {".jpg": 65_500, ".jpeg": 65_500, ".webp": 16_383}  # px a side each format can hold
 _TIFF_MAGIC = (b"II*\0", b"MM\0*")
-
-
-def printable_path(path: str | Path) -> str:
-    """``path`` as text any terminal can print: bytes that are not UTF-8 become ``\\x..`` escapes.
-
-    Example:
-        >>> printable_path(os.fsdecode(b"caf\\xe9.png"))
-        'caf\\\\xe9.png'
-    """
-    raw = os.fsencode(str(path))
-    return raw.decode("utf-8", "backslashreplace")
 
 
 def read_image(path: str | Path) -> np.ndarray:
@@ -126,7 +114,7 @@ def read_image_with_info(path: str | Path) -> tuple[np.ndarray, ImageInfo]:
     from PIL import Image, UnidentifiedImageError
 
     path = Path(path)
-    name = printable_path(path)
+    name = str(path)  # as the batch core names it (stderr prints undecodable bytes as escapes)
     _check_regular_file(path, name)
     try:
         try:
@@ -204,6 +192,10 @@ def _check_size(name: str, width: int, height: int) -> None:
 
 def _decode(path: Path, name: str, im) -> tuple[np.ndarray, ImageInfo]:
     file_format = im.format
+    # Pillow decodes every file first (16-bit colour at 8 bits), so a damaged one fails here with its
+    # one line: its EXIF reader would hide the error (PNG loads to find EXIF), and libpng inside
+    # OpenCV would print its own lines about the damage.
+    im.load()
     try:
         exif = im.getexif()
     except Exception:  # noqa: BLE001 - a broken EXIF block: the pixels are still good
@@ -215,7 +207,6 @@ def _decode(path: Path, name: str, im) -> tuple[np.ndarray, ImageInfo]:
     if _needs_deep_decoder(path, im):
         pixels = _decode_deep(path, name, im)
     else:
-        im.load()
         pixels, icc = _pil_pixels(im, icc)
     if pixels.shape[0] < 1 or pixels.shape[1] < 1:
         raise InputError(f"{name}: image has no pixels")
@@ -251,9 +242,20 @@ def _needs_deep_decoder(path: Path, im) -> bool:
     return False
 
 
-def _decode_deep(path: Path, name: str, im) -> np.ndarray:
+def _cv2_decode(data: bytes) -> np.ndarray | None:
+    """OpenCV's decoder (any depth, no EXIF rotation), its log lines about damaged files silenced."""
     import cv2
 
+    logging = cv2.utils.logging
+    level = logging.getLogLevel()
+    logging.setLogLevel(logging.LOG_LEVEL_SILENT)
+    try:
+        return cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    finally:
+        logging.setLogLevel(level)
+
+
+def _decode_deep(path: Path, name: str, im) -> np.ndarray:
     data = path.read_bytes()
     raw = None
     if im.format == "TIFF":
@@ -261,7 +263,13 @@ def _decode_deep(path: Path, name: str, im) -> np.ndarray:
 
         raw = decode_simple_tiff(data)
     if raw is None:
-        raw = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+        if im.format == "PNG":  # libpng checks what Pillow does not, and prints about it: check first
+            from facedeblur.image_codecs import png_damage
+
+            damage = png_damage(data)
+            if damage:
+                raise InputError(f"{name}: damaged PNG ({damage})")
+        raw = _cv2_decode(data)
         if raw is None:
             raise InputError(f"{name}: unreadable or truncated image (the {im.format} decoder gave up)")
         raw = _from_cv2_order(raw)
@@ -288,11 +296,9 @@ def _read_tiff_without_pillow(path: Path, name: str) -> tuple[np.ndarray, ImageI
 
     pixels = decode_simple_tiff(data)
     if pixels is None:
-        import cv2
-
-        raw = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+        raw = _cv2_decode(data)
         if raw is None:
-            raise InputError(f"{name}: a TIFF layout facedeblur cannot decode")
+            raise InputError(f"{name}: unreadable or truncated TIFF (or a layout facedeblur cannot decode)")
         pixels = _from_cv2_order(raw)
     pixels = _normalise_dtype(pixels)
     exif = Image.Exif()
@@ -404,7 +410,7 @@ def write_image(
     side = _MAX_SIDE.get(ext)
     if side and max(pixels.shape[:2]) > side:
         raise InputError(
-            f"{printable_path(path)}: {ext[1:].upper()} holds at most {side:,} px a side, the image is "
+            f"{path}: {ext[1:].upper()} holds at most {side:,} px a side, the image is "
             f"{pixels.shape[1]} x {pixels.shape[0]}; write PNG or TIFF instead"
         )
     info = info or ImageInfo()
@@ -590,7 +596,8 @@ def give_usual_mode(path: str | Path) -> None:
 
 
 def write_text_atomic(path: str | Path, text: str) -> None:
-    write_bytes_atomic(path, text.encode("utf-8"))
+    """Write UTF-8 text atomically; file names that are not UTF-8 are written as their own bytes."""
+    write_bytes_atomic(path, text.encode("utf-8", "surrogateescape"))
 
 
 @dataclass(frozen=True)
