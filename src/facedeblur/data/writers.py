@@ -32,7 +32,8 @@ def to_uint8(image: np.ndarray) -> np.ndarray:
 
 def sample_seed(seed: int, name: str) -> list[int]:
     """Seed sequence of one named sample: independent of the order and number of other samples."""
-    digest = hashlib.sha256(name.encode("utf-8")).digest()
+    # surrogateescape: a file name that is not UTF-8 hashes as its raw bytes (UTF-8 names are unchanged)
+    digest = hashlib.sha256(name.encode("utf-8", "surrogateescape")).digest()
     return [int(seed), int.from_bytes(digest[:8], "little")]
 
 

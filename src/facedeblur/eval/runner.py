@@ -64,9 +64,9 @@ def read_pairs(root: str | Path) -> list[Pair]:
             raise UserError(f"{root}: expected a pairs folder with blurred/ and gt/ subfolders ({side}/ missing)")
         sides[side] = {p.stem: p for p in folder.iterdir() if p.is_file() and is_image_path(p)}
     common = sorted(set(sides["blurred"]) & set(sides["gt"]))
-    unmatched = len(sides["blurred"]) + len(sides["gt"]) - 2 * len(common)
-    if unmatched:
-        LOGGER.warning("%s: %d files without a partner in blurred/ or gt/ ignored", root, unmatched)
+    for side, other in (("blurred", "gt"), ("gt", "blurred")):
+        for stem in sorted(set(sides[side]) - set(sides[other])):
+            LOGGER.warning("%s: no partner in %s/; ignored", sides[side][stem], other)
     if not common:
         raise UserError(f"{root}: no file names match between blurred/ and gt/")
     pairs = []
@@ -158,14 +158,14 @@ def _model_restore(model, face_size: int, device: str):
     def restore(batch: np.ndarray, kernels) -> np.ndarray:
         import cv2
 
-        size = batch.shape[1]
-        if size != face_size or batch.shape[2] != face_size:
+        height, width = batch.shape[1:3]
+        if height != face_size or width != face_size:
             batch = np.stack([cv2.resize(x, (face_size, face_size), interpolation=cv2.INTER_CUBIC) for x in batch])
         with torch.inference_mode():
             x = torch.from_numpy(np.ascontiguousarray(batch)).permute(0, 3, 1, 2).float().to(device)
             y = model(x).clamp(0.0, 1.0).permute(0, 2, 3, 1).cpu().numpy()
-        if size != face_size:
-            y = np.stack([cv2.resize(v, (size, size), interpolation=cv2.INTER_CUBIC) for v in y])
+        if height != face_size or width != face_size:  # back to the pair's own size, square or not
+            y = np.stack([cv2.resize(v, (width, height), interpolation=cv2.INTER_CUBIC) for v in y])
         return np.clip(y, 0.0, 1.0).astype(np.float32)
 
     return restore
@@ -380,12 +380,22 @@ def evaluate_method(
         same_size = len({x.shape for x in lq}) <= 1
         parts = [list(range(len(names)))] if same_size else [[i] for i in range(len(names))]
         parts = [idx for idx in parts if idx]
-        for idx in parts:
+        while parts:
+            idx = parts.pop(0)
             sub_names = [names[i] for i in idx]
             lq_b = np.stack([lq[i] for i in idx])
             gt_b = np.stack([gt[i] for i in idx])
-            pred = method.restore(lq_b, [kernels[i] for i in idx])
-            rows, desc = _score_batch(sub_names, pred, gt_b, metrics, cache)
+            try:
+                pred = method.restore(lq_b, [kernels[i] for i in idx])
+                rows, desc = _score_batch(sub_names, pred, gt_b, metrics, cache)
+            except (InputError, ValueError) as err:  # e.g. a pair too small for SSIM: that pair fails, not the run
+                if len(idx) > 1:
+                    parts[:0] = [[i] for i in idx]  # find which pair it was
+                    continue
+                pair = next(p for p in chunk if p.name == sub_names[0])
+                text = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+                result.failures.append((pair.name, f"{pair.blurred}: {text}"))
+                continue
             if desc is not None:
                 all_pred_desc.extend(desc)
                 all_gt_desc.extend(cache.descriptors[n] for n in sub_names)

@@ -146,7 +146,11 @@ def draw_overlay(image: np.ndarray, faces: list, skipped: list | None = None) ->
 
     height, width = image.shape[:2]
     scale = min(1.0, OVERLAY_MAX_SIDE / max(height, width))
-    canvas = image if scale == 1.0 else cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    if scale == 1.0:
+        canvas = image
+    else:  # an explicit size of at least 1 px: a 5000 x 1 strip must not round to nothing
+        size = (max(1, round(width * scale)), max(1, round(height * scale)))
+        canvas = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
     canvas = np.ascontiguousarray(canvas).copy()
     thick = max(1, round(max(canvas.shape[:2]) / 500))
 
