@@ -100,10 +100,32 @@ def blur_torch(batch, kernels):
     if p >= min(h, w):
         raise ValueError(f"a {k} px kernel is too large for a {h}x{w} image (reflect padding needs K/2 < size)")
     padded = F.pad(batch, (p, p, p, p), mode="reflect")
-    size = (h + 2 * p, w + 2 * p)
+    # a 5-smooth FFT size >= the padded one: the extra zeros only move the wrap-around further into the
+    # discarded border, and such sizes are several times faster than e.g. 158 = 2 * 79
+    size = (fast_fft_size(h + 2 * p), fast_fft_size(w + 2 * p))
     spectrum = torch.fft.rfft2(padded, s=size) * torch.fft.rfft2(kernels, s=size).unsqueeze(1)
     out = torch.fft.irfft2(spectrum, s=size)
-    return out[:, :, 2 * p :, 2 * p :]
+    return out[:, :, 2 * p : 2 * p + h, 2 * p : 2 * p + w]
+
+
+def fast_fft_size(n: int) -> int:
+    """The smallest integer >= ``n`` whose only prime factors are 2, 3 and 5 (fast FFT lengths).
+
+    Example:
+        >>> fast_fft_size(158), fast_fft_size(160), fast_fft_size(1)
+        (160, 160, 1)
+    """
+    if n < 1:
+        raise ValueError(f"n must be >= 1, got {n}")
+    m = n
+    while True:
+        k = m
+        for f in (2, 3, 5):
+            while k % f == 0:
+                k //= f
+        if k == 1:
+            return m
+        m += 1
 
 
 def stack_kernels(kernels: list[np.ndarray]):

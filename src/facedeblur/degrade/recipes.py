@@ -1,12 +1,15 @@
 """Degradation recipes: typed, validated configs that turn a sharp face into a degraded one.
 
-Two recipes:
+Three recipes:
 
 - :class:`DeblurRecipe` (``deblur``, Chrysos & Zafeiriou / DFPGnet / MSPL style): a fresh kernel per
   sample, an (an)isotropic Gaussian or a camera-shake trajectory at random, Gaussian noise up to
   4/255, optional mild JPEG.
 - :class:`RestoreRecipe` (``restore``, PSFR-GAN / GFPGAN style): blur -> downsample -> noise -> JPEG ->
   upsample back, with GFPGAN's ranges, optional grayscale (applied to the target too).
+- :class:`PhotoRecipe` (``photo``, the default restorer's): weighted toward what users bring: camera
+  shake up to 31 px at least half the time, Gaussian and defocus blur, sensor noise, JPEG and mild
+  low resolution (down/up x1-x4) so that small faces in whole photos are covered too.
 
 Each recipe runs as a numpy function on one image (:func:`degrade_numpy`, used to write files) and as a
 batched torch function on any device (:func:`degrade_torch`, used on the training device). Both draw
@@ -162,15 +165,76 @@ class RestoreRecipe:
         _check_range("jpeg_quality", self.jpeg_quality, 1, 100)
 
 
-Recipe = DeblurRecipe | RestoreRecipe
-RECIPES: dict[str, type] = {"deblur": DeblurRecipe, "restore": RestoreRecipe}
+@dataclass
+class PhotoRecipe:
+    """``photo``: the default restorer's training degradation, weighted toward real users' photos.
+
+    blur (camera shake, Gaussian or defocus) -> optional downsampling -> noise -> optional JPEG ->
+    upsampling back. Shake trajectories are generated fresh per sample (never from a published
+    benchmark's kernel set). Ranges are for 128 px faces.
+
+    Attributes:
+        shake_probability: probability of a camera-shake kernel.
+        shake_sizes: odd support range of the shake kernels.
+        defocus_probability: probability of a defocus disk (among the rest: Gaussian or no blur).
+        defocus_radius: disk radius range, pixels.
+        no_blur_probability: probability of no blur (noise/JPEG/low resolution only).
+        gaussian_sigma: Gaussian sigma range, pixels.
+        anisotropic_probability: probability that a Gaussian is anisotropic.
+        scale_probability: probability of downsampling (then upsampling back).
+        scale: downsampling factor range.
+        noise_probability: probability of Gaussian noise.
+        noise_levels: noise standard deviation range, 8-bit levels.
+        jpeg_probability: probability of JPEG compression.
+        jpeg_quality: JPEG quality range (inclusive).
+    """
+
+    shake_probability: float = 0.55
+    shake_sizes: tuple[int, int] = (7, 31)
+    defocus_probability: float = 0.1
+    defocus_radius: tuple[float, float] = (1.0, 4.0)
+    no_blur_probability: float = 0.05
+    gaussian_sigma: tuple[float, float] = (0.5, 3.5)
+    anisotropic_probability: float = 0.5
+    scale_probability: float = 0.3
+    scale: tuple[float, float] = (1.0, 4.0)
+    noise_probability: float = 0.8
+    noise_levels: tuple[float, float] = (0.0, 8.0)
+    jpeg_probability: float = 0.4
+    jpeg_quality: tuple[int, int] = (40, 95)
+
+    name = "photo"
+
+    def __post_init__(self) -> None:
+        for p in (
+            "shake_probability",
+            "defocus_probability",
+            "no_blur_probability",
+            "anisotropic_probability",
+            "scale_probability",
+            "noise_probability",
+            "jpeg_probability",
+        ):
+            _check_probability(p, getattr(self, p))
+        if self.shake_probability + self.defocus_probability + self.no_blur_probability > 1.0:
+            raise ValueError("shake_probability + defocus_probability + no_blur_probability must be <= 1")
+        _odd_range("shake_sizes", self.shake_sizes)
+        _check_range("defocus_radius", self.defocus_radius, 0.5, 20)
+        _check_range("gaussian_sigma", self.gaussian_sigma, 0.05, 20)
+        _check_range("scale", self.scale, 1.0, 16)
+        _check_range("noise_levels", self.noise_levels, 0, 255)
+        _check_range("jpeg_quality", self.jpeg_quality, 1, 100)
+
+
+Recipe = DeblurRecipe | RestoreRecipe | PhotoRecipe
+RECIPES: dict[str, type] = {"deblur": DeblurRecipe, "restore": RestoreRecipe, "photo": PhotoRecipe}
 
 
 def load_recipe(name_or_path: str, overrides: list[str] | None = None) -> Recipe:
     """A recipe by name (its defaults) or from a YAML file, then ``key=value`` overrides.
 
-    A YAML file names its recipe with a top-level ``recipe: deblur|restore`` key; the other keys are
-    the recipe's fields (unknown keys are errors). ``configs/recipes/{deblur,restore}.yaml`` spell out
+    A YAML file names its recipe with a top-level ``recipe: deblur|restore|photo`` key; the other keys are
+    the recipe's fields (unknown keys are errors). ``configs/recipes/{deblur,restore,photo}.yaml`` spell out
     the defaults.
 
     Example:
@@ -247,8 +311,8 @@ def sample_params_batch(recipe: Recipe, rng: np.random.Generator, n: int, height
     ``jpeg_quality`` (int or None) and ``grayscale`` (bool). Gaussian kernels are built in one
     vectorised call; camera-shake kernels come from the recipe's bank or are generated one by one.
     """
-    if not isinstance(recipe, (DeblurRecipe, RestoreRecipe)):
-        raise TypeError(f"expected a DeblurRecipe or RestoreRecipe, got {type(recipe).__name__}")
+    if not isinstance(recipe, (DeblurRecipe, RestoreRecipe, PhotoRecipe)):
+        raise TypeError(f"expected a DeblurRecipe, RestoreRecipe or PhotoRecipe, got {type(recipe).__name__}")
     if n < 1:
         raise ValueError(f"n must be >= 1, got {n}")
     families = np.full(n, "gaussian", dtype=object)
@@ -276,6 +340,29 @@ def sample_params_batch(recipe: Recipe, rng: np.random.Generator, n: int, height
             else:
                 kernels[i] = K.shake_kernel(int(shake_sizes[i]), rng)
                 info[i] = {"family": "shake", "size": int(shake_sizes[i])}
+    elif isinstance(recipe, PhotoRecipe):
+        draw = rng.random(n)
+        shake = draw < recipe.shake_probability
+        defocus = (draw >= recipe.shake_probability) & (draw < recipe.shake_probability + recipe.defocus_probability)
+        none_at = recipe.shake_probability + recipe.defocus_probability
+        no_blur = (draw >= none_at) & (draw < none_at + recipe.no_blur_probability)
+        families[shake] = "shake"
+        families[defocus] = "defocus"
+        families[no_blur] = "none"
+        cap = 2 * int(math.ceil(3 * recipe.gaussian_sigma[1])) + 1
+        g_sizes, s1, s2, angle = _gaussians(rng, n, recipe.gaussian_sigma, recipe.anisotropic_probability, cap)
+        lo, hi = recipe.shake_sizes
+        shake_sizes = lo + 2 * rng.integers(0, (hi - lo) // 2 + 1, n)
+        radius = rng.uniform(*recipe.defocus_radius, n)
+        scale = np.where(rng.random(n) < recipe.scale_probability, rng.uniform(*recipe.scale, n), 1.0)
+        noise = np.where(rng.random(n) < recipe.noise_probability, rng.uniform(*recipe.noise_levels, n), 0.0) / 255.0
+        quality = _jpeg_draws(rng, n, recipe.jpeg_probability, recipe.jpeg_quality)
+        for i in np.flatnonzero(shake):
+            kernels[i] = K.shake_kernel(int(shake_sizes[i]), rng)
+            info[i] = {"family": "shake", "size": int(shake_sizes[i])}
+        for i in np.flatnonzero(defocus):
+            kernels[i] = K.defocus_kernel(float(radius[i]))
+            info[i] = {"family": "defocus", "radius": float(radius[i])}
     else:
         factor = min(height, width) / recipe.reference_size
         grayscale = rng.random(n) < recipe.grayscale_probability

@@ -79,7 +79,9 @@ class FramesConfig:
         windows: window lengths (odd); every length is evaluated on every video.
         pairs_per_window: at most this many accepted windows per video and length, spread evenly.
         stride: frames between candidate window starts.
-        max_frames: frames read per video (the start of the clip).
+        max_frames: frames read per video (from ``start_frame`` on).
+        start_frame: frames skipped at the start of each clip (0 for the protocol; training pairs are made
+            from frames after the protocol's, e.g. ``start_frame=240``, so they never overlap it).
         min_motion: minimum mean optical-flow motion of a window, pixels per frame (of the face crop).
         psnr_range: accepted PSNR(average, middle frame), dB.
         size: face side in pixels.
@@ -94,8 +96,11 @@ class FramesConfig:
     psnr_range: tuple[float, float] = (22.0, 38.0)
     size: int = 128
     seed: int = 0
+    start_frame: int = 0
 
     def __post_init__(self) -> None:
+        if self.start_frame < 0:
+            raise ValueError(f"start_frame must be >= 0, got {self.start_frame}")
         if not self.windows or any(n < 3 or n % 2 == 0 for n in self.windows):
             raise ValueError(f"windows must be odd lengths >= 3, got {self.windows}")
         if self.pairs_per_window < 1 or self.stride < 1 or self.max_frames < max(self.windows):
@@ -260,7 +265,9 @@ def make_frames(
     with _bar(len(paths) * len(config.windows) * config.pairs_per_window, "frames", progress) as bar:
         for path in paths:
             frames = []
-            for frame in read_frames(path):
+            for number, frame in enumerate(read_frames(path)):
+                if number < config.start_frame:
+                    continue
                 frames.append(frame)
                 if len(frames) >= config.max_frames:
                     break

@@ -3,6 +3,6 @@
 Importing this package imports torch.
 """
 
-from facedeblur.losses.pixel import PIXEL_LOSSES, charbonnier_loss, huber_loss, l1_loss
+from facedeblur.losses.pixel import PIXEL_LOSSES, charbonnier_loss, frequency_loss, huber_loss, l1_loss
 
-__all__ = ["PIXEL_LOSSES", "charbonnier_loss", "huber_loss", "l1_loss"]
+__all__ = ["PIXEL_LOSSES", "charbonnier_loss", "frequency_loss", "huber_loss", "l1_loss"]

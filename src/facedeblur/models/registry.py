@@ -5,7 +5,7 @@ the model's face size, and returns the restored batch of the same shape (not cla
 
 Example:
     >>> sorted(ARCHITECTURES)  # doctest: +SKIP
-    ['chrysos', 'dfpgnet', 'parsenet', 'psfrgan']
+    ['chrysos', 'dfpgnet', 'parsenet', 'psfrgan', 'unet', 'wiener_unet']
 """
 
 from __future__ import annotations
@@ -20,6 +20,8 @@ ARCHITECTURES: dict[str, str] = {
     "dfpgnet": "facedeblur.models.dfpgnet:build_dfpgnet",
     "psfrgan": "facedeblur.models.psfrgan:build_psfrgan",
     "parsenet": "facedeblur.models.parsenet:build_parsenet",
+    "unet": "facedeblur.models.unet:build_unet",
+    "wiener_unet": "facedeblur.models.wiener:build_wiener_unet",
 }
 
 

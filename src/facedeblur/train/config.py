@@ -45,6 +45,9 @@ class DataConfig:
         val_limit: validate on at most this many faces.
         workers: dataloader worker processes (0 loads in the training process).
         seed: seed of the degradations and of the shuffling order.
+        degrade_in: ``dataset`` degrades training faces in the data loader (numpy, per face); ``task``
+            yields sharp faces only and the task degrades whole batches (:func:`~facedeblur.degrade.recipes.
+            degrade_torch`), which also gives it each sample's kernel. Validation is degraded in the dataset.
     """
 
     train: str = "../shared/data/utkface/train"
@@ -60,6 +63,7 @@ class DataConfig:
     val_limit: int = 100
     workers: int = 0
     seed: int = 0
+    degrade_in: Literal["dataset", "task"] = "dataset"
 
     def __post_init__(self) -> None:
         if self.size < 8:
@@ -82,8 +86,11 @@ class EngineConfig:
         devices: processes per node (an int, or ``auto``).
         num_nodes: number of nodes (torchrun / SLURM / Fabric env set the rank variables).
         strategy: ``auto``, ``ddp`` (gloo on CPU, nccl on GPU), ...; see Lightning Fabric.
-        precision: ``32-true``, ``bf16-mixed``, ``16-mixed`` (GPU) or ``auto`` (bf16 on GPUs that support it,
-            else fp16 on GPU, 32 on CPU).
+        precision: ``32-true``, ``bf16-mixed``, ``16-mixed`` (GPU) or ``auto`` (bf16 on GPUs and on CPUs with
+            native bf16 (AVX-512-BF16/AMX), fp16 on other GPUs, fp32 on other CPUs, where emulated bf16 is
+            10-30x slower). Validation and export always run in fp32.
+        channels_last: run models and batches in channels_last memory format: true, false or ``auto``
+            (on for bf16 CPU runs and on GPUs, where it is measured to help).
         grad_clip: clip each optimizer's gradient norm to this (None: no clipping).
         ema_decay: decay of the exponential moving average of the task's ``ema_modules`` (None: no EMA).
         ema_start: step from which the EMA starts averaging (before it, it copies the weights).
@@ -96,6 +103,8 @@ class EngineConfig:
         progress: show a tqdm progress bar (rank 0 only).
         time_limit: stop after this many minutes of training (validating and checkpointing as at the end);
             None runs all ``steps``. A run stopped this way can be resumed with more time.
+        cpu_time_limit: stop once the run (all its resumed parts together) has used this many minutes of
+            this process's CPU time: equal budgets for runs that share a machine (architecture searches).
     """
 
     steps: int = 1000
@@ -105,6 +114,7 @@ class EngineConfig:
     num_nodes: int = 1
     strategy: str = "auto"
     precision: Precision = "auto"
+    channels_last: bool | Literal["auto"] = "auto"
     grad_clip: float | None = 1.0
     ema_decay: float | None = 0.999
     ema_start: int = 0
@@ -116,6 +126,7 @@ class EngineConfig:
     threads: int | None = None
     progress: bool = True
     time_limit: float | None = None
+    cpu_time_limit: float | None = None
 
     def __post_init__(self) -> None:
         for name in ("steps", "batch_size", "num_nodes", "log_every", "val_every", "ckpt_every"):

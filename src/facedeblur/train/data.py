@@ -60,7 +60,8 @@ class ResumableSampler(Sampler[int]):
         return max(0, self.per_rank - self.start)
 
 
-def _recipe(cfg: DataConfig):
+def data_recipe(cfg: DataConfig):
+    """The degradation recipe object a data section names, with its ``recipe_options`` applied."""
     from facedeblur.degrade.recipes import load_recipe
 
     overrides = [f"{key}={json.dumps(value)}" for key, value in cfg.recipe_options.items()]
@@ -75,11 +76,11 @@ def build_datasets(cfg: DataConfig, with_val: bool = True) -> tuple[Dataset, Dat
     """
     from facedeblur.data.datasets import FaceFolder
 
-    recipe = _recipe(cfg)
+    recipe = data_recipe(cfg)
     train = FaceFolder(
         cfg.train,
         size=cfg.size,
-        recipe=recipe,
+        recipe=recipe if cfg.degrade_in == "dataset" else None,
         seed=cfg.seed,
         flip=cfg.flip,
         min_sharpness=cfg.min_sharpness,

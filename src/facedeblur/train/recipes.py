@@ -4,7 +4,7 @@ A plain dict, no registration by import: add a line to :data:`TASKS` to add a ta
 
 Example:
     >>> sorted(TASKS)
-    ['chrysos', 'dfpgnet', 'parsenet', 'psfrgan']
+    ['chrysos', 'dfpgnet', 'parsenet', 'psfrgan', 'restorer']
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ TASKS: dict[str, str] = {
     "dfpgnet": "facedeblur.train.tasks.dfpgnet:DFPGnetTask",
     "psfrgan": "facedeblur.train.tasks.psfrgan:PSFRGanTask",
     "parsenet": "facedeblur.train.tasks.parsenet:ParseNetTask",
+    "restorer": "facedeblur.train.tasks.restorer:RestorerTask",
 }
 
 # configs/ at the repository root (source checkouts and editable installs).
