@@ -14,7 +14,6 @@ from facedeblur.degrade.recipes import PhotoRecipe, load_recipe, sample_params_b
 from facedeblur.train.config import RecipeConfig
 from facedeblur.train.engine import cpu_has_native_bf16, resolve_channels_last, resolve_precision, train
 from facedeblur.train.tasks.restorer import kernel_targets
-
 from train_helpers import write_faces
 
 
