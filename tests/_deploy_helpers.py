@@ -36,7 +36,8 @@ TINY_CONFIGS: dict[str, dict] = {
         "style_hidden": 8,
         "parsenet": {**TINY_PARSENET, "num_body_blocks": 1},
     },
-}
+    "unet": {"width": 4, "enc_blocks": [1, 1, 1], "middle_blocks": 1, "dec_blocks": [1, 1, 1], "stem": "conv"},
+}  # wiener_unet (a search candidate, not bundled) is PyTorch-only: its FFT Wiener step does not export to ONNX
 ARCHITECTURES = tuple(TINY_CONFIGS)
 
 
@@ -48,7 +49,7 @@ def make_model(architecture: str, seed: int = 0):
     model = build_model(architecture, **TINY_CONFIGS[architecture])
     with torch.no_grad():  # chrysos and dfpgnet start as the identity map (zero output conv): break that
         for name, param in model.named_parameters():
-            if name.startswith(("to_image", "to_rgb")):
+            if name.startswith(("to_image", "to_rgb", "ending")):
                 param.normal_(0, 0.05)
     return model.eval()
 

@@ -174,10 +174,10 @@ def test_devices_and_unknown_models():
 def test_default_model_loads_when_bundled_and_sharpens_blurred_faces(photo):
     import cv2
 
-    if "chrysos" not in bundled_models():
-        pytest.skip("the default chrysos weights are not bundled in this checkout")
+    if "default" not in bundled_models():
+        pytest.skip("the default weights are not bundled in this checkout")
     restorer = Restorer("default", device="cpu")
-    assert restorer.model.name == "chrysos" and restorer.face_size == 128
+    assert restorer.model.name == "default" and restorer.face_size == 128
     image, boxes = photo
     sharp = image.astype(np.float32) / 255
     blurred = (cv2.GaussianBlur(sharp, (0, 0), 2.5) * 255 + 0.5).astype(np.uint8)

@@ -73,6 +73,7 @@ def _run(args: argparse.Namespace) -> int:
                 "component": meta.architecture in COMPONENT_ARCHITECTURES,
             }
         )
+    rows.sort(key=lambda row: (not row.get("default"), row["name"]))  # the default first
     if args.json:
         print(json.dumps(rows, indent=2, sort_keys=True))
         return 0

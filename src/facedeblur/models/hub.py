@@ -15,7 +15,7 @@ from facedeblur.errors import ModelMismatchError, UserError
 
 FORMAT_VERSION = 1
 WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
-DEFAULT_MODEL = "chrysos"  # what `--model default` means; chosen by the MSPL-like benchmark
+DEFAULT_MODEL = "default"  # what `--model default` means: weights/default.safetensors, the campaign's restorer
 # Architectures bundled as parts of other models (psfrgan runs parsenet inside), not face restorers.
 COMPONENT_ARCHITECTURES: tuple[str, ...] = ("parsenet",)
 
