@@ -49,24 +49,45 @@ def main() -> int:
         shutil.copy2(BUNDLED, previous)
         models.append(str(previous))
     bench = args.work / "mspl"
-    cli("benchmark", "--protocol", "mspl", "--source", str(args.shared_data / "utkface" / "val"), "-o", str(bench),
-        "--no-speed", "--metrics", "psnr,ssim", "--models", "blurred", *models)
+    cli(
+        "benchmark",
+        "--protocol",
+        "mspl",
+        "--source",
+        str(args.shared_data / "utkface" / "val"),
+        "-o",
+        str(bench),
+        "--no-speed",
+        "--metrics",
+        "psnr,ssim",
+        "--models",
+        "blurred",
+        *models,
+    )
     summary = {Path(r["method"]).stem: r for r in json.loads((bench / "results.json").read_text())["summary"]}
     new = summary["candidate"]
     old = summary.get("previous")
-    print(f"candidate: MSPL-like {new['psnr']:.2f} dB / {new['ssim']:.3f} after {cpu_hours:.2f} CPU-hours, "
-          f"step {state['step']}")
+    print(
+        f"candidate: MSPL-like {new['psnr']:.2f} dB / {new['ssim']:.3f} after {cpu_hours:.2f} CPU-hours, "
+        f"step {state['step']}"
+    )
     if old is not None:
         print(f"bundled:   MSPL-like {old['psnr']:.2f} dB / {old['ssim']:.3f}")
     if old is not None and new["psnr"] <= old["psnr"] and not args.force:
         print("the candidate does not beat the bundled default: nothing bundled")
         return 0
-    metrics = {"mspl_psnr": round(new["psnr"], 3), "mspl_ssim": round(new["ssim"], 4),
-               "mspl_psnr_input": round(summary["blurred"]["psnr"], 3), "cpu_hours": round(cpu_hours, 2)}
+    metrics = {
+        "mspl_psnr": round(new["psnr"], 3),
+        "mspl_ssim": round(new["ssim"], 4),
+        "mspl_psnr_input": round(summary["blurred"]["psnr"], 3),
+        "cpu_hours": round(cpu_hours, 2),
+    }
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as fh:
         json.dump(metrics, fh)
-    notes = (f"default restorer (multi-scale U-Net), campaign step {state['step']}, {cpu_hours:.2f} CPU-hours on a "
-             "2-core CPU; docs/default-model-search.md")
+    notes = (
+        f"default restorer (multi-scale U-Net), campaign step {state['step']}, {cpu_hours:.2f} CPU-hours on a "
+        "2-core CPU; docs/default-model-search.md"
+    )
     cli("export", str(ckpt), "-o", str(BUNDLED), "--name", "default", "--metrics", fh.name, "--notes", notes)
     Path(fh.name).unlink()
     print(f"bundled {BUNDLED.relative_to(REPO)} ({BUNDLED.stat().st_size / 1e6:.2f} MB): {metrics}")
