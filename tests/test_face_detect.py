@@ -46,9 +46,9 @@ def test_several_faces_found_in_deterministic_order(faces):
     placed = [
         place(image, faces[0], 60, 80, 360),  # largest
         place(image, faces[1], 520, 60, 240),
-        place(image, faces[2], 560, 400, 240),  # same size as the second, lower: sorted after it
+        place(image, faces[2], 560, 400, 170),  # smallest
     ]
-    found = detect_faces(image, landmarks68=True)
+    found = detect_faces(image, "hog", landmarks68=True)
     assert len(found) == 3
     areas = [(f.box[2] - f.box[0]) * (f.box[3] - f.box[1]) for f in found]
     assert areas == sorted(areas, reverse=True)
@@ -60,27 +60,30 @@ def test_several_faces_found_in_deterministic_order(faces):
         # dlib's 5-point order: image-right eye corners first, nose base last and lowest
         assert face.landmarks5[0, 0] > face.landmarks5[2, 0]
         assert face.landmarks5[4, 1] > face.landmarks5[:4, 1].max()
-    again = detect_faces(image, landmarks68=True)
+    again = detect_faces(image, "hog", landmarks68=True)
     for a, b in zip(found, again, strict=True):
         assert a.box == b.box and np.array_equal(a.landmarks5, b.landmarks5)
 
 
-def test_equal_faces_are_ordered_left_to_right(faces):
+def test_faces_are_ordered_by_area_then_left_to_right(faces):
     image = canvas(300, 700)
     place(image, faces[0], 420, 40, 220)
     place(image, faces[0], 40, 40, 220)
-    found = detect_faces(image)
+    found = detect_faces(image, "hog")
     assert len(found) == 2
-    assert found[0].box[0] < found[1].box[0]
+    keys = [(-(f.box[2] - f.box[0]) * (f.box[3] - f.box[1]), f.box[0], f.box[1]) for f in found]
+    assert keys == sorted(keys)
+    assert detect_faces(image, "hog")[0].box == found[0].box  # the same order every time
 
 
 def test_large_photo_searched_downscaled_and_boxes_mapped_back(faces):
     image = canvas(1500, 2600, seed=1)
     box = place(image, faces[0], 1500, 500, 640)
-    search = find_faces(image, max_side=1280)
-    assert search.scale == pytest.approx(1280 / 2600, rel=1e-3)
-    full = find_faces(image, max_side=0, upsample=0)
-    assert full.scale == 1.0
+    search = find_faces(image, "hog", max_side=1280)
+    assert search.report.passes[0].scale == pytest.approx(1280 / 2600, rel=1e-3)
+    assert search.report.limited_by == "max side" and search.report.smallest_face > 24
+    full = find_faces(image, "hog", upsample=0)
+    assert full.report.passes[0].scale == 1.0
     assert len(search.faces) == len(full.faces) == 1
     small, big = search.faces[0], full.faces[0]
     assert _iou(small.box, box) > 0.5
@@ -91,31 +94,33 @@ def test_large_photo_searched_downscaled_and_boxes_mapped_back(faces):
 
 def test_small_faces_need_upsampling(faces):
     image = canvas(200, 200, seed=2)
-    place(image, faces[1], 60, 60, 56)  # the box would be ~55 px: below what HOG finds without upsampling
-    assert detect_faces(image, upsample=0) == []
-    found = detect_faces(image)  # automatic upsampling
-    assert len(found) == 1
-    assert find_faces(image).upsample >= 1
+    box = place(image, faces[1], 60, 60, 56)  # the box would be ~49 px: below what HOG finds at full size
+    assert detect_faces(image, "hog", upsample=0) == []
+    search = find_faces(image, "hog")  # automatic: scaled so that 24 px faces reach HOG's 80 px window
+    assert len(search.faces) == 1
+    assert search.report.passes[0].scale == pytest.approx(80 / 24)
+    assert _iou(search.faces[0].box, box) > 0.5
 
 
 def test_faces_below_min_size_are_skipped_with_a_warning(faces, caplog):
     image = canvas(300, 300)
     place(image, faces[0], 50, 50, 200)
     with caplog.at_level(logging.WARNING, logger="facedeblur.face"):
-        found = detect_faces(image, min_size=400)
+        found = detect_faces(image, "hog", min_size=400, upsample=0)  # searched at full size anyway
     assert found == []
     assert "smaller than the minimum" in caplog.text
-    search = find_faces(image, min_size=400)
+    search = find_faces(image, "hog", min_size=400, upsample=0)
     assert len(search.skipped) == 1 and search.faces == []
 
 
 def test_score_threshold_filters(faces):
     image = canvas(300, 300)
     place(image, faces[0], 50, 50, 200)
-    found = detect_faces(image, upsample=0)
-    assert len(found) == 1
-    assert detect_faces(image, upsample=0, score_threshold=found[0].score - 0.01)
-    assert detect_faces(image, upsample=0, score_threshold=found[0].score + 0.01) == []
+    for detector in ("hog", "centerface"):
+        found = detect_faces(image, detector, upsample=0)
+        assert len(found) == 1
+        assert detect_faces(image, detector, upsample=0, score_threshold=found[0].score - 0.01)
+        assert detect_faces(image, detector, upsample=0, score_threshold=found[0].score + 0.01) == []
 
 
 def test_no_face_and_bad_input():
@@ -143,7 +148,7 @@ def test_concurrent_detection_is_consistent(faces):
     results = []
 
     def work():
-        results.append(detect_faces(image, upsample=0))
+        results.append(detect_faces(image, upsample=0))  # the default detector (CenterFace)
 
     threads = [threading.Thread(target=work) for _ in range(3)]
     for thread in threads:
@@ -155,7 +160,7 @@ def test_concurrent_detection_is_consistent(faces):
 
 
 def test_face_dict_round_trip_and_fit_landmarks(faces):
-    face = detect_faces(faces[0], landmarks68=True)[0]
+    face = detect_faces(faces[0], "hog", landmarks68=True)[0]
     again = Face.from_dict(face.to_dict())
     assert np.allclose(again.landmarks5, face.landmarks5, atol=0.01)
     assert np.allclose(fit_landmarks(faces[0], face.box, 68), face.landmarks68)

@@ -1,12 +1,12 @@
-"""Face detection and landmarks with dlib: HOG (default) or MMOD CNN detector, 5- and 68-point shapes.
+"""Face detection and landmarks: the automatic search over any detector backend, dlib's 5/68-point shapes.
 
-Large photos are searched on a downscaled copy (``max_side``) and the boxes mapped back; small images
-are upsampled so that small faces are found; landmarks are always fitted on the full-resolution image.
-Faces come back in a deterministic order: largest box first, then left to right, then top to bottom.
+:func:`find_faces` runs :func:`facedeblur.face.search.search_faces` (scales and tiles chosen from the
+image size and the smallest face wanted, see there) with the chosen backend (CenterFace by default,
+dlib HOG or MMOD), then gives every face dlib-convention 5-point landmarks in the full-resolution image
+(the points every model's template is defined on) and optionally the 68-point shape. Faces come back
+in a deterministic order: largest box first, then left to right, then top to bottom.
 
-dlib objects are created once and cached: predictors are shared (their prediction is read-only);
-detectors, whose scan keeps scratch state, are lent to one caller at a time from a small pool (a second
-one is created only when two threads detect at once), so concurrent calls are safe.
+Backends and dlib predictors are created once and shared safely between threads.
 
 Example:
     >>> import numpy as np
@@ -18,29 +18,21 @@ from __future__ import annotations
 
 import logging
 import threading
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from facedeblur.face.detectors import BACKENDS, DEFAULT_DETECTOR
 from facedeblur.face.model_files import dlib_model_path
+from facedeblur.face.search import DEFAULT_MIN_FACE_SIZE, DEFAULT_TIME_LIMIT, SearchOptions, SearchReport, search_faces
 
 LOGGER = logging.getLogger("facedeblur.face")
 
-DETECTORS: tuple[str, ...] = ("hog", "cnn")
-# Automatic search size per detector: a 1080p photo is searched at 1280 x 720 by HOG (about 0.1 s of one
-# core) and at 960 x 540 by the CNN (about 3 s): the smallest face found is then ~100 px / ~160 px.
-DEFAULT_MAX_SIDE = {"hog": 1280, "cnn": 960}
-# Automatic upsampling doubles small images (at most twice: each doubling costs four times the search)
-# while the doubled image stays within this many pixels: a 200 px face chip is searched at 400 px.
-AUTO_UPSAMPLE_LIMIT = 2
-AUTO_UPSAMPLE_MAX_SIDE = 640
+DETECTORS: tuple[str, ...] = tuple(BACKENDS)
 
 _PREDICTOR_FILES = {5: "shape_predictor_5_face_landmarks.dat", 68: "shape_predictor_68_face_landmarks.dat"}
 _predictors: dict[int, object] = {}
 _predictor_lock = threading.Lock()
-_idle_detectors: dict[str, list] = {}
-_detector_lock = threading.Lock()
 
 
 @dataclass(frozen=True, eq=False)  # eq=False: compared by identity (numpy fields have no truth value)
@@ -48,11 +40,12 @@ class Face:
     """One detected face in the coordinates of the full image (pixel centres at integers).
 
     Attributes:
-        box: (x0, y0, x1, y1) detector box, x1/y1 exclusive; it may reach past the image edge for faces
-            touching the border (the landmarks are fitted in this unclipped box).
-        score: detector confidence (HOG: SVM margin; CNN: MMOD confidence); higher is surer.
-        landmarks5: (5, 2) float32 x, y from dlib's 5-point predictor, in dlib's order: image-right eye
-            outer and inner corner, image-left eye outer and inner corner, base of the nose.
+        box: (x0, y0, x1, y1) box in dlib's HOG convention (brows to chin) whatever the detector, x1/y1
+            exclusive; it may reach past the image edge for faces touching the border.
+        score: detector confidence (HOG: SVM margin; CNN: MMOD confidence; CenterFace: heatmap peak in
+            [0, 1]); higher is surer.
+        landmarks5: (5, 2) float32 x, y in dlib's 5-point order: image-right eye outer and inner corner,
+            image-left eye outer and inner corner, base of the nose.
         landmarks68: (68, 2) float32 iBUG 300-W points, or None when not requested.
     """
 
@@ -96,38 +89,37 @@ class FaceSearch:
 
     faces: list[Face]
     skipped: list[Face] = field(default_factory=list)
-    scale: float = 1.0  # working image = scale x original
-    upsample: int = 0  # dlib pyramid upsamplings on the working image
+    report: SearchReport | None = None
 
 
 def find_faces(
     image: np.ndarray,
-    detector: str = "hog",
-    min_size: float = 16,
-    score_threshold: float = 0.0,
+    detector: str = DEFAULT_DETECTOR,
+    min_size: float = DEFAULT_MIN_FACE_SIZE,
+    score_threshold: float | None = None,
     max_side: int | None = None,
     upsample: int | None = None,
     landmarks68: bool = False,
+    time_limit: float = DEFAULT_TIME_LIMIT,
 ) -> FaceSearch:
     """Detect faces and fit landmarks; report faces skipped for being smaller than ``min_size``.
 
     Args:
         image: (H, W, 3) uint8 RGB pixels.
-        detector: ``"hog"`` (dlib's frontal HOG detector, fast) or ``"cnn"`` (dlib's MMOD CNN detector,
-            more robust to pose and blur, about 10x slower on CPU).
-        min_size: faces whose box is smaller than this many pixels (larger side) are skipped.
-        score_threshold: minimum detector score. HOG scores are SVM margins (0 is dlib's default,
-            negative values find more faces and more false ones); CNN confidences likewise.
-        max_side: search on a copy downscaled so its larger side is at most this; ``None``: the detector's
-            default (:data:`DEFAULT_MAX_SIDE`: 1280 for HOG, 960 for CNN); 0: never downscale (finds smaller
-            faces in big photos, slower). Landmarks are fitted on the full-resolution image either way.
-        upsample: dlib pyramid upsamplings (each halves the smallest findable face, ~80 px for HOG and
-            ~80 px for CNN at 0). ``None``: automatic, doubling small images while they stay within
-            :data:`AUTO_UPSAMPLE_MAX_SIDE` (640 px; at most twice): a 200 px image is searched at 400.
+        detector: a key of :data:`facedeblur.face.detectors.BACKENDS`: ``"centerface"`` (default),
+            ``"hog"`` (dlib's frontal HOG detector) or ``"cnn"`` (dlib's MMOD CNN detector, slow on CPU).
+        min_size: the smallest face wanted (box side, px): the search is scaled to find faces this small,
+            and smaller faces it finds anyway are skipped.
+        score_threshold: minimum detector score; None: the detector's default (HOG and MMOD 0,
+            CenterFace 0.5). Lower values find more faces and more false ones.
+        max_side: cap the finest search pass's working image to this longer side (None or 0: no cap).
+        upsample: expert override of the finest pass's scale, 2 ** upsample (0: full resolution).
         landmarks68: also fit the 68-point predictor.
+        time_limit: planned seconds (one core) for the search (see :mod:`facedeblur.face.search`).
 
     Returns:
-        A :class:`FaceSearch`; ``faces`` sorted by box area (largest first), then x0, then y0.
+        A :class:`FaceSearch`; ``faces`` sorted by box area (largest first), then x0, then y0;
+        ``report`` says which scales and tiles were searched and how long it took.
 
     Shape:
         image (H, W, 3) uint8.
@@ -142,54 +134,35 @@ def find_faces(
         raise ValueError(f"detector must be one of {DETECTORS}, got {detector!r}")
     if min_size < 0:
         raise ValueError(f"min_size must be >= 0, got {min_size}")
-    if upsample is not None and not 0 <= int(upsample) <= 4:
-        raise ValueError(f"upsample must be between 0 and 4 (each doubles the image), got {upsample}")
-    if max_side is not None and max_side < 0:
-        raise ValueError(f"max_side must be positive, 0 or None, got {max_side}")
-    if max_side is None:
-        max_side = DEFAULT_MAX_SIDE[detector]
-
-    height, width = image.shape[:2]
-    longest = max(height, width)
-    scale = 1.0
-    work = image
-    if max_side and longest > max_side:
-        import cv2
-
-        scale = max_side / longest
-        size = (max(1, round(width * scale)), max(1, round(height * scale)))
-        work = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
-        scale_x, scale_y = size[0] / width, size[1] / height
-    else:
-        scale_x = scale_y = 1.0
-    if upsample is None:
-        upsample = 0
-        limit = min(max_side or AUTO_UPSAMPLE_MAX_SIDE, AUTO_UPSAMPLE_MAX_SIDE)
-        while upsample < AUTO_UPSAMPLE_LIMIT and max(work.shape[:2]) * 2 ** (upsample + 1) <= limit:
-            upsample += 1
-
-    work = np.ascontiguousarray(work)
-    raw = _run_detector(work, detector, int(upsample), float(score_threshold))
-    faces: list[Face] = []
-    skipped: list[Face] = []
-    for (left, top, right, bottom), score in raw:
-        box = (left / scale_x, top / scale_y, right / scale_x, bottom / scale_y)
-        faces.append(Face(box=box, score=score, landmarks5=np.zeros((5, 2), np.float32)))
+    options = SearchOptions(
+        detector=detector,
+        min_face_size=max(float(min_size), 1.0),
+        threshold=score_threshold,
+        max_side=max_side,
+        upsample=upsample,
+        time_limit=time_limit,
+    )
+    full = np.ascontiguousarray(image)
+    raw, report = search_faces(full, options)
+    faces = [Face(box=tuple(float(v) for v in f.box), score=f.score, landmarks5=_landmarks5(full, f)) for f in raw]
     faces.sort(key=lambda f: (-(f.box[2] - f.box[0]) * (f.box[3] - f.box[1]), f.box[0], f.box[1]))
-    kept = []
+    kept: list[Face] = []
+    skipped: list[Face] = []
     for face in faces:
         (skipped if face.size < min_size else kept).append(face)
-    full = np.ascontiguousarray(image)
-    kept = [_with_landmarks(full, face, landmarks68) for face in kept]
-    skipped = [_with_landmarks(full, face, False) for face in skipped]
-    return FaceSearch(faces=kept, skipped=skipped, scale=min(scale_x, scale_y), upsample=int(upsample))
+    if landmarks68:
+        kept = [
+            Face(box=f.box, score=f.score, landmarks5=f.landmarks5, landmarks68=fit_landmarks(full, f.box, 68))
+            for f in kept
+        ]
+    return FaceSearch(faces=kept, skipped=skipped, report=report)
 
 
 def detect_faces(
     image: np.ndarray,
-    detector: str = "hog",
-    min_size: float = 16,
-    score_threshold: float = 0.0,
+    detector: str = DEFAULT_DETECTOR,
+    min_size: float = DEFAULT_MIN_FACE_SIZE,
+    score_threshold: float | None = None,
     max_side: int | None = None,
     upsample: int | None = None,
     landmarks68: bool = False,
@@ -262,10 +235,9 @@ def to_uint8_rgb(pixels: np.ndarray) -> np.ndarray:
     return (rgb * 255.0 + 0.5).astype(np.uint8)
 
 
-def _with_landmarks(image: np.ndarray, face: Face, landmarks68: bool) -> Face:
-    lm5 = fit_landmarks(image, face.box, 5)
-    lm68 = fit_landmarks(image, face.box, 68) if landmarks68 else None
-    return Face(box=face.box, score=face.score, landmarks5=lm5, landmarks68=lm68)
+def _landmarks5(image: np.ndarray, face) -> np.ndarray:
+    """dlib 5-point landmarks of a detection: dlib's predictor fitted in its (HOG-convention) box."""
+    return fit_landmarks(image, face.box, 5)
 
 
 def _check_image(image: np.ndarray) -> np.ndarray:
@@ -276,47 +248,6 @@ def _check_image(image: np.ndarray) -> np.ndarray:
     if image.dtype != np.uint8:
         raise ValueError(f"expected uint8 pixels, got {image.dtype} (convert with facedeblur.images first)")
     return image
-
-
-def _run_detector(
-    image: np.ndarray, detector: str, upsample: int, threshold: float
-) -> list[tuple[tuple[float, float, float, float], float]]:
-    """Return ((left, top, right_exclusive, bottom_exclusive), score) in working-image pixels."""
-    found = []
-    if detector == "hog":
-        with _detector("hog") as hog:
-            rects, scores, _ = hog.run(image, upsample, threshold)
-        for rect, score in zip(rects, scores, strict=True):
-            if score >= threshold:
-                found.append(((rect.left(), rect.top(), rect.right() + 1, rect.bottom() + 1), float(score)))
-    else:
-        with _detector("cnn") as cnn:
-            detections = cnn(image, upsample)
-        for det in detections:
-            rect = det.rect
-            if det.confidence >= threshold:
-                found.append(((rect.left(), rect.top(), rect.right() + 1, rect.bottom() + 1), float(det.confidence)))
-    return found
-
-
-@contextmanager
-def _detector(kind: str):
-    """Lend a detector of this kind: one per concurrent caller, created once and reused afterwards."""
-    with _detector_lock:
-        idle = _idle_detectors.setdefault(kind, [])
-        detector = idle.pop() if idle else None
-    if detector is None:
-        import dlib
-
-        if kind == "hog":
-            detector = dlib.get_frontal_face_detector()
-        else:
-            detector = dlib.cnn_face_detection_model_v1(str(dlib_model_path("mmod_human_face_detector.dat")))
-    try:
-        yield detector
-    finally:
-        with _detector_lock:
-            _idle_detectors[kind].append(detector)
 
 
 def _predictor(points: int):

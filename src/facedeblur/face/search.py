@@ -1,0 +1,382 @@
+"""The automatic face search: scales and tiles chosen from the image size and the smallest face wanted.
+
+Every command that detects faces (``restore``, ``faces``, ``serve``, video restoration, mining) goes
+through :func:`search_faces`. A detector finds faces from its ``min_face`` (box side in its working
+image) up to its ``max_face``; to find faces down to ``min_face_size`` pixels of the original, the
+finest pass works on the image scaled by ``min_face / min_face_size`` (upscaled when the detector's
+floor is above the faces wanted, downscaled when it is below: a 4k photo searched by CenterFace for
+24 px faces works at 2/3 size). Coarser passes follow until the largest face the image can hold is
+covered. A working image larger than the detector's tile is cut into overlapping tiles; a detection
+is kept only by the tile whose core (the tile less half the overlap on inner sides) holds its
+centre, so every face no larger than the overlap is seen whole exactly once, and larger faces are
+left to the next, coarser pass. Passes are merged by non-maximum suppression.
+
+The search is time bounded: its cost is planned from the detector's measured seconds per megapixel
+(one core) before it runs, and when the plan exceeds ``time_limit`` the finest scale is lowered until
+it fits (the smallest face it can then find is reported); a search that still runs past three times
+the limit stops early and says so. What it did (passes, scales, tiles, planned and actual seconds,
+the smallest face it could find) comes back in a :class:`SearchReport`.
+
+Example:
+    >>> plan = plan_search(1080, 1920, SearchOptions(detector="centerface", min_face_size=24))
+    >>> [round(p.scale, 3) for p in plan.passes], plan.passes[0].tiles
+    ([1.333, 0.133], 1)
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from facedeblur.face.detectors import BACKENDS, DEFAULT_DETECTOR, get_backend
+from facedeblur.face.detectors.base import RawFace
+
+DEFAULT_MIN_FACE_SIZE = 24.0
+DEFAULT_TIME_LIMIT = 20.0  # seconds of one core, planned
+MAX_UPSCALE = 4.0  # the finest pass never enlarges the image more than this
+MIN_WORKING_SIDE = 32  # a pass whose working image would be smaller is not run
+PASS_OVERLAP = 1.25  # consecutive passes' face-size ranges overlap by this factor
+MERGE_IOU = 0.4  # detections from different passes with at least this IoU are one face
+MERGE_CONTAINED = 0.75  # ... or when this share of the smaller box lies inside the larger one
+STOP_FACTOR = 3.0  # a search running past this many times its time limit stops early
+
+
+@dataclass(frozen=True)
+class SearchOptions:
+    """How to search (the ``--detector``, ``--min-face-size``, ``--max-side``, ``--upsample``, ``--threshold`` options).
+
+    Attributes:
+        detector: a key of :data:`facedeblur.face.detectors.BACKENDS`.
+        min_face_size: the smallest face wanted (box side in original pixels); sets the finest scale.
+        threshold: minimum detector score; None: the detector's default.
+        max_side: the finest pass works on an image at most this large (longer side, px); None or 0: no cap.
+        upsample: expert override of the finest scale: 2 ** upsample (0: full resolution, 1: doubled...);
+            None: automatic from ``min_face_size``.
+        time_limit: planned seconds (one core) the search may take; the finest scale drops to fit.
+    """
+
+    detector: str = DEFAULT_DETECTOR
+    min_face_size: float = DEFAULT_MIN_FACE_SIZE
+    threshold: float | None = None
+    max_side: int | None = None
+    upsample: int | None = None
+    time_limit: float = DEFAULT_TIME_LIMIT
+
+    def __post_init__(self) -> None:
+        if self.detector not in BACKENDS:
+            raise ValueError(f"detector must be one of {tuple(BACKENDS)}, got {self.detector!r}")
+        if not self.min_face_size > 0:
+            raise ValueError(f"min_face_size must be > 0 px, got {self.min_face_size}")
+        if self.max_side is not None and self.max_side < 0:
+            raise ValueError(f"max_side must be >= 0 (0: no cap), got {self.max_side}")
+        if self.upsample is not None and not 0 <= int(self.upsample) <= 3:
+            raise ValueError(
+                f"upsample must be between 0 and 3 (the image is enlarged 2**upsample), got {self.upsample}"
+            )
+        if not self.time_limit > 0:
+            raise ValueError(f"time_limit must be > 0 seconds, got {self.time_limit}")
+
+
+@dataclass
+class SearchPass:
+    """One scale of the search.
+
+    Attributes:
+        scale: working image = scale x original (per axis).
+        width, height: the working image's size.
+        tiles: how many tiles it was cut into (1: whole).
+        tile: tile side in working pixels (0: whole image).
+        faces: (smallest, largest) face box side, original pixels, this pass is meant to find.
+    """
+
+    scale: float
+    width: int
+    height: int
+    tiles: int
+    tile: int
+    faces: tuple[float, float]
+
+
+@dataclass
+class SearchReport:
+    """What a search did: JSON-ready with :meth:`to_dict` (``restore`` and ``faces`` write it per image)."""
+
+    detector: str
+    min_face_size: float
+    threshold: float
+    passes: list[SearchPass] = field(default_factory=list)
+    smallest_face: float = 0.0  # the smallest face (px) the finest pass could find
+    limited_by: str | None = None  # "time limit", "max side" or "upsample" when smallest_face > min_face_size
+    planned_seconds: float = 0.0
+    seconds: float = 0.0
+    stopped_early: bool = False
+    found: int = 0
+
+    def to_dict(self) -> dict:
+        out = asdict(self)
+        for p in out["passes"]:
+            p["scale"] = round(p["scale"], 4)
+            p["faces"] = [round(v, 1) for v in p["faces"]]
+        for key in ("smallest_face", "planned_seconds", "seconds"):
+            out[key] = round(out[key], 3)
+        return out
+
+
+def plan_search(height: int, width: int, options: SearchOptions) -> SearchReport:
+    """Choose the passes (scales and tiles) for an image of this size; nothing runs.
+
+    Args:
+        height, width: the image's size in pixels.
+        options: see :class:`SearchOptions`.
+
+    Returns:
+        A :class:`SearchReport` with ``passes``, ``smallest_face``, ``limited_by`` and ``planned_seconds`` set.
+
+    Example:
+        >>> report = plan_search(491, 700, SearchOptions(detector="hog", min_face_size=40))
+        >>> report.passes[0].scale, report.smallest_face
+        (2.0, 40.0)
+    """
+    if height < 1 or width < 1:
+        raise ValueError(f"the image has no pixels ({height} x {width})")
+    backend = get_backend(options.detector)
+    threshold = backend.default_threshold if options.threshold is None else float(options.threshold)
+    report = SearchReport(options.detector, float(options.min_face_size), threshold)
+    longest = max(height, width)
+    cost = backend.seconds_per_megapixel * height * width / 1e6  # at scale 1, before tiling overlap
+
+    scale = min(backend.min_face / options.min_face_size, MAX_UPSCALE)
+    if options.upsample is not None:
+        scale, report.limited_by = float(2 ** int(options.upsample)), "upsample"
+    if options.max_side and longest * scale > options.max_side:
+        scale, report.limited_by = options.max_side / longest, "max side"
+    if cost * scale * scale > options.time_limit:
+        scale, report.limited_by = math.sqrt(options.time_limit / cost), "time limit"
+    scale = max(scale, MIN_WORKING_SIDE / longest)
+    passes, planned = _passes(height, width, scale, backend)
+    while planned > options.time_limit and longest * scale * 0.9 >= MIN_WORKING_SIDE:
+        scale *= 0.9  # tiling overlap and the coarser passes: shrink until the whole plan fits
+        report.limited_by = "time limit"
+        passes, planned = _passes(height, width, scale, backend)
+    report.passes, report.planned_seconds = passes, planned
+    report.smallest_face = backend.min_face / scale
+    if report.smallest_face <= options.min_face_size * 1.0001:
+        report.limited_by = None
+    return report
+
+
+def _passes(height: int, width: int, scale: float, backend) -> tuple[list[SearchPass], float]:
+    """The finest pass at ``scale`` and the coarser ones after it; with their planned seconds."""
+    longest, shortest = max(height, width), min(height, width)
+    largest_wanted = float(min(longest, shortest * 1.25))  # faces cut by the border reach a little past it
+    passes: list[SearchPass] = []
+    planned = 0.0
+    while True:
+        pass_ = _make_pass(height, width, scale, backend)
+        passes.append(pass_)
+        planned += backend.seconds_per_megapixel * _tiled_pixels(pass_, backend) / 1e6
+        if pass_.faces[1] >= largest_wanted:
+            break
+        next_scale = backend.min_face * PASS_OVERLAP / pass_.faces[1]
+        if next_scale >= scale or longest * next_scale < MIN_WORKING_SIDE:
+            # the detector cannot look at a smaller image: the last pass covers what it can
+            pass_.faces = (pass_.faces[0], max(pass_.faces[1], largest_wanted))
+            break
+        scale = next_scale
+    return passes, planned
+
+
+def _make_pass(height: int, width: int, scale: float, backend) -> SearchPass:
+    w, h = max(1, round(width * scale)), max(1, round(height * scale))
+    tile = backend.tile
+    if max(w, h) <= tile * 1.25:
+        largest = backend.max_face
+        count, tile = 1, 0
+    else:
+        overlap = _overlap(backend)
+        largest = min(backend.max_face, overlap)
+        count = len(_tile_spans(w, tile, overlap)) * len(_tile_spans(h, tile, overlap))
+    return SearchPass(scale, w, h, count, tile, (backend.min_face / scale, largest / scale))
+
+
+def _overlap(backend) -> int:
+    return int(min(backend.max_face, backend.tile / 4))
+
+
+def _tile_spans(length: int, tile: int, overlap: int) -> list[tuple[int, int]]:
+    """The fewest equal tiles of at most ``tile`` px covering ``length`` with ``overlap`` px in common.
+
+    Example:
+        >>> _tile_spans(1000, 400, 100)
+        [(0, 400), (300, 700), (600, 1000)]
+        >>> _tile_spans(900, 400, 100)
+        [(0, 367), (266, 633), (533, 900)]
+        >>> _tile_spans(300, 400, 100)
+        [(0, 300)]
+    """
+    if length <= tile:
+        return [(0, length)]
+    count = math.ceil((length - overlap) / (tile - overlap))
+    side = math.ceil((length + (count - 1) * overlap) / count)
+    starts = [round(i * (length - side) / (count - 1)) for i in range(count)]
+    return [(start, start + side) for start in starts]
+
+
+def _tiled_pixels(pass_: SearchPass, backend) -> float:
+    if pass_.tiles == 1:
+        return pass_.width * pass_.height
+    overlap = _overlap(backend)
+    xs = _tile_spans(pass_.width, pass_.tile, overlap)
+    ys = _tile_spans(pass_.height, pass_.tile, overlap)
+    return sum(b - a for a, b in xs) * sum(b - a for a, b in ys)
+
+
+def tile_cores(length: int, tile: int, overlap: int) -> list[tuple[int, int, int, int]]:
+    """Tiles along one axis as (start, end, core_start, core_end): cores partition [0, length).
+
+    A tile's core is the tile less half of each overlap shared with a neighbour; a face of side at most
+    the overlap whose centre lies in the core lies wholly inside the tile.
+
+    Example:
+        >>> tile_cores(1000, 400, 100)
+        [(0, 400, 0, 350), (300, 700, 350, 650), (600, 1000, 650, 1000)]
+    """
+    spans = _tile_spans(length, tile, overlap)
+    out = []
+    for i, (start, end) in enumerate(spans):
+        core_start = 0 if i == 0 else (spans[i - 1][1] + start) // 2
+        core_end = length if i == len(spans) - 1 else (end + spans[i + 1][0]) // 2
+        out.append((start, end, core_start, core_end))
+    return out
+
+
+def search_faces(image: np.ndarray, options: SearchOptions | None = None) -> tuple[list[RawFace], SearchReport]:
+    """Find every face the options ask for in a whole image.
+
+    Args:
+        image: (H, W, 3) uint8 RGB.
+        options: see :class:`SearchOptions` (default: the default detector, faces from 24 px).
+
+    Returns:
+        (faces in original pixels, best score first, smaller than nothing: size filtering is the
+        caller's; the :class:`SearchReport`).
+
+    Example:
+        >>> faces, report = search_faces(np.zeros((48, 64, 3), np.uint8), SearchOptions(detector="hog"))
+        >>> faces, report.passes[0].scale
+        ([], 3.3333333333333335)
+    """
+    options = options or SearchOptions()
+    height, width = image.shape[:2]
+    report = plan_search(height, width, options)
+    backend = get_backend(options.detector)
+    start = time.perf_counter()
+    found: list[RawFace] = []
+    for pass_ in report.passes:
+        for face in _run_pass(image, pass_, backend, report.threshold, start, options.time_limit * STOP_FACTOR):
+            found.append(face)
+        if time.perf_counter() - start > options.time_limit * STOP_FACTOR and pass_ is not report.passes[-1]:
+            report.stopped_early = True
+            break
+    faces = merge_faces(found)
+    report.seconds = time.perf_counter() - start
+    report.found = len(faces)
+    return faces, report
+
+
+def _run_pass(image: np.ndarray, pass_: SearchPass, backend, threshold: float, start: float, stop: float):
+    import cv2
+
+    height, width = image.shape[:2]
+    sx, sy = pass_.width / width, pass_.height / height
+    working = None
+    if pass_.scale < 1:
+        working = cv2.resize(image, (pass_.width, pass_.height), interpolation=cv2.INTER_AREA)
+    elif pass_.width == width and pass_.height == height:
+        working = image
+    if pass_.tiles == 1:
+        xs = [(0, pass_.width, 0, pass_.width)]
+        ys = [(0, pass_.height, 0, pass_.height)]
+    else:
+        overlap = _overlap(backend)
+        xs = tile_cores(pass_.width, pass_.tile, overlap)
+        ys = tile_cores(pass_.height, pass_.tile, overlap)
+    largest = pass_.faces[1] * pass_.scale
+    for ty0, ty1, cy0, cy1 in ys:
+        for tx0, tx1, cx0, cx1 in xs:
+            if time.perf_counter() - start > stop:
+                return
+            if working is not None:
+                tile = np.ascontiguousarray(working[ty0:ty1, tx0:tx1])
+            else:
+                tile = _upscaled_tile(image, sx, sy, tx0, ty0, tx1 - tx0, ty1 - ty0)
+            for face in backend.detect(tile, threshold):
+                x0, y0, x1, y1 = face.box
+                cx, cy = tx0 + (x0 + x1) / 2, ty0 + (y0 + y1) / 2
+                if not (cx0 <= cx < cx1 and cy0 <= cy < cy1):
+                    continue  # a neighbouring tile sees this face whole
+                if pass_.tiles > 1 and face.size > largest * PASS_OVERLAP:
+                    continue  # maybe cut by the tile: a coarser pass sees it whole
+                yield _to_original(face, tx0, ty0, sx, sy)
+
+
+def _upscaled_tile(image: np.ndarray, sx: float, sy: float, x0: int, y0: int, w: int, h: int) -> np.ndarray:
+    """Working pixels [x0, x0 + w) x [y0, y0 + h) of the image enlarged by (sx, sy), bilinear."""
+    from facedeblur.face.align import warp_image
+
+    # working pixel centre u <-> original centre (u + 0.5) / s - 0.5
+    matrix = np.array([[sx, 0.0, 0.5 * sx - 0.5 - x0], [0.0, sy, 0.5 * sy - 0.5 - y0]])
+    return np.ascontiguousarray(warp_image(image, matrix, (h, w), border="replicate"))
+
+
+def _to_original(face: RawFace, ox: int, oy: int, sx: float, sy: float) -> RawFace:
+    x0, y0, x1, y1 = face.box
+    box = ((x0 + ox) / sx, (y0 + oy) / sy, (x1 + ox) / sx, (y1 + oy) / sy)
+    points = None
+    if face.points is not None:
+        points = np.asarray(face.points, np.float64) + (ox, oy)
+        points = ((points + 0.5) / (sx, sy) - 0.5).astype(np.float32)
+    return RawFace(box, face.score, points)
+
+
+def merge_faces(faces: list[RawFace], iou: float = MERGE_IOU, contained: float = MERGE_CONTAINED) -> list[RawFace]:
+    """Non-maximum suppression across passes: one face per group of overlapping detections.
+
+    Two detections are one face when their IoU reaches ``iou`` or when ``contained`` of the smaller box
+    lies inside the larger; the one with the higher score is kept.
+
+    Args:
+        faces: detections in original pixels.
+
+    Returns:
+        The kept faces, best score first.
+
+    Example:
+        >>> a = RawFace((0, 0, 100, 100), 0.9)
+        >>> b = RawFace((5, 5, 104, 104), 0.8)
+        >>> c = RawFace((200, 0, 260, 60), 0.7)
+        >>> [f.score for f in merge_faces([b, c, a])]
+        [0.9, 0.7]
+    """
+    if not faces:
+        return []
+    boxes = np.array([f.box for f in faces], np.float64)
+    scores = np.array([f.score for f in faces], np.float64)
+    order = np.argsort(-scores, kind="stable")
+    areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
+    keep: list[int] = []
+    while order.size:
+        i = int(order[0])
+        keep.append(i)
+        rest = order[1:]
+        w = np.clip(np.minimum(boxes[i, 2], boxes[rest, 2]) - np.maximum(boxes[i, 0], boxes[rest, 0]), 0, None)
+        h = np.clip(np.minimum(boxes[i, 3], boxes[rest, 3]) - np.maximum(boxes[i, 1], boxes[rest, 1]), 0, None)
+        inter = w * h
+        union = areas[i] + areas[rest] - inter
+        smaller = np.minimum(areas[i], areas[rest])
+        same = (inter >= iou * np.maximum(union, 1e-12)) | (inter >= contained * np.maximum(smaller, 1e-12))
+        order = rest[~same]
+    return [faces[i] for i in keep]
