@@ -39,7 +39,9 @@ import numpy as np
 from facedeblur.images import PixelFormat, from_float_rgb, to_float_rgb
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
-QUICK_SEARCH_FACE_SIZE = 120  # px; dlib's HOG finds faces from ~80 px without upsampling
+# Video frames between the once-a-second full searches look only for faces at least half as large as
+# the smallest tracked face (a much cheaper search) while every tracked face is at least this large.
+QUICK_SEARCH_FACE_SIZE = 64
 
 # backend name -> "module:loader"; the loader takes (weights path, device, batch_size) and returns a FaceModel.
 BACKENDS: dict[str, str] = {
@@ -212,12 +214,16 @@ class RestoreResult:
         faces: the faces found, in the detector's order (largest first).
         timings: seconds spent per stage (detect, align, model, paste, total).
         skipped: faces found but left alone for being smaller than ``min_face_size``.
+        search: how the faces were searched (:meth:`facedeblur.face.search.SearchReport.to_dict`:
+            detector, passes with scales and tiles, smallest face findable, seconds); None when the
+            faces were given.
     """
 
     image: Any
     faces: list[RestoredFace] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
     skipped: int = 0
+    search: dict | None = None
 
 
 @dataclass
@@ -243,9 +249,14 @@ class Restorer:
         backend: which runtime runs the network (a key of :data:`BACKENDS`).
         fidelity: default blend in the face regions, 0 (input unchanged) to 1 (full restoration).
         only_center_face: restore only the face closest to the image centre.
-        min_face_size: skip faces whose box is smaller than this many pixels (larger side).
-        detector: ``"hog"`` (fast) or ``"cnn"`` (dlib MMOD, more robust, slower).
+        min_face_size: the smallest face to find and restore (box side, px): the detector's search is
+            scaled and tiled to find faces this small (see :mod:`facedeblur.face.search`); smaller
+            faces are left alone.
+        detector: ``"centerface"`` (default), ``"hog"`` or ``"cnn"`` (see :mod:`facedeblur.face.detectors`).
         batch_size: faces per forward pass.
+        detection_threshold: minimum detector score (None: the detector's default).
+        max_side: expert cap on the longer side the search works at (None: automatic).
+        upsample: expert override of the search's finest scale, 2 ** upsample (None: automatic).
 
     Example:
         >>> import numpy as np
@@ -262,15 +273,20 @@ class Restorer:
         *,
         fidelity: float = 1.0,
         only_center_face: bool = False,
-        min_face_size: float = 16,
-        detector: str = "hog",
+        min_face_size: float = 24,
+        detector: str = "centerface",
         batch_size: int = 8,
+        detection_threshold: float | None = None,
+        max_side: int | None = None,
+        upsample: int | None = None,
     ) -> None:
+        from facedeblur.face.search import SearchOptions
+
         _check_fidelity(fidelity)
         if min_face_size < 0:
             raise ValueError(f"min_face_size must be >= 0, got {min_face_size}")
-        if detector not in ("hog", "cnn"):
-            raise ValueError(f"detector must be 'hog' or 'cnn', got {detector!r}")
+        # validates the detector and the expert options before any model loads
+        SearchOptions(detector, max(float(min_face_size), 1.0), detection_threshold, max_side, upsample)
         if isinstance(model, FaceModel) and not isinstance(model, (str, Path)):
             self.model = model
         else:
@@ -279,6 +295,9 @@ class Restorer:
         self.only_center_face = bool(only_center_face)
         self.min_face_size = float(min_face_size)
         self.detector = detector
+        self.detection_threshold = detection_threshold
+        self.max_side = max_side
+        self.upsample = upsample
 
     @property
     def face_size(self) -> int:
@@ -295,18 +314,25 @@ class Restorer:
         rgb, _, _, _ = _to_float(image)
         return self._detect_rgb(rgb)[0]
 
-    def _detect_rgb(self, rgb: np.ndarray, upsample: int | None = None) -> tuple[list, list]:
-        return self._detect_uint8((np.clip(rgb, 0, 1) * 255 + 0.5).astype(np.uint8), upsample)
+    def _detect_rgb(self, rgb: np.ndarray) -> tuple[list, list, dict]:
+        return self._detect_uint8((np.clip(rgb, 0, 1) * 255 + 0.5).astype(np.uint8))
 
-    def _detect_uint8(self, image: np.ndarray, upsample: int | None = None) -> tuple[list, list]:
-        """(faces to restore, faces skipped as smaller than ``min_face_size``)."""
+    def _detect_uint8(self, image: np.ndarray, min_face_size: float | None = None) -> tuple[list, list, dict]:
+        """(faces to restore, faces skipped as smaller than ``min_face_size``, the search report)."""
         from facedeblur.face.detect import find_faces
 
-        search = find_faces(image, detector=self.detector, min_size=self.min_face_size, upsample=upsample)
+        search = find_faces(
+            image,
+            detector=self.detector,
+            min_size=self.min_face_size if min_face_size is None else min_face_size,
+            score_threshold=self.detection_threshold,
+            max_side=self.max_side,
+            upsample=self.upsample,
+        )
         faces = search.faces
         if self.only_center_face and len(faces) > 1:
             faces = [_center_face(faces, image.shape[1], image.shape[0])]
-        return faces, search.skipped
+        return faces, search.skipped, search.report.to_dict()
 
     # -- whole images -----------------------------------------------------------------------------
 
@@ -329,13 +355,14 @@ class Restorer:
         rgb, alpha, fmt, kind = _to_float(image)
         timings: dict[str, float] = {}
         skipped: list = []
+        report = None
         if faces is None:
-            faces, skipped = self._detect_rgb(rgb)
+            faces, skipped, report = self._detect_rgb(rgb)
         timings["detect"] = time.perf_counter() - start
         restored_rgb, changed, results = self._restore_faces(rgb, faces, fidelity, timings)
         pixels = _from_float(restored_rgb, alpha, fmt, kind, original=image, changed=changed)
         timings["total"] = time.perf_counter() - start
-        return RestoreResult(image=pixels, faces=results, timings=timings, skipped=len(skipped))
+        return RestoreResult(image=pixels, faces=results, timings=timings, skipped=len(skipped), search=report)
 
     def _restore_faces(
         self, rgb: np.ndarray, faces: list, fidelity: float, timings: dict[str, float]
@@ -444,10 +471,11 @@ class Restorer:
         sizes: list[float] = []
 
         def process(frame: np.ndarray, index: int) -> np.ndarray:
-            # The detector's upsampled pyramid finds small faces but costs ~4x; while every tracked face
-            # is large, frames between the once-a-second full searches skip it.
+            # Between the once-a-second full searches, while every tracked face is large, look only for
+            # faces at least half the smallest tracked one: a coarser, much cheaper search.
             quick = bool(sizes) and min(sizes) >= QUICK_SEARCH_FACE_SIZE and index % full_search_every != 0
-            found, _ = self._detect_uint8(frame, upsample=0 if quick else None)
+            smallest = max(self.min_face_size, min(sizes) / 2) if quick else None
+            found, _, _ = self._detect_uint8(frame, min_face_size=smallest)
             tracked = tracker.update([f.box for f in found], [f.landmarks5 for f in found], [f.score for f in found])
             sizes[:] = [float(max(t.box[2] - t.box[0], t.box[3] - t.box[1])) for t in tracked]
             counts.append(len(tracked))

@@ -144,7 +144,7 @@ def restore_file(
 
     Returns:
         The record's fields: ``output``, ``kind``, ``faces``, ``size``; for images ``face_info``,
-        ``timings``, ``skipped_small_faces``, written ``compare`` / ``face_files``, and ``warnings``.
+        ``timings``, ``skipped_small_faces``, ``search`` (how the faces were searched), written ``compare`` / ``face_files``, and ``warnings``.
 
     Raises:
         InputError: the file cannot be read or restored (names it); anything else the run loop
@@ -176,11 +176,20 @@ def restore_file(
             "face_info": [face.to_dict() for face in faces],
             "timings": {k: round(v, 4) for k, v in result.timings.items()},
             "skipped_small_faces": result.skipped,
+            "search": result.search,
         }
         warnings = []
         if result.skipped:
             limit = f"{restorer.min_face_size:g}"
             warnings.append(f"{src}: {result.skipped} face(s) smaller than {limit} px left as they were")
+        search = result.search or {}
+        if search.get("limited_by"):
+            warnings.append(
+                f"{src}: searched for faces from {search['smallest_face']:.0f} px, not {restorer.min_face_size:g} px "
+                f"(limited by the {search['limited_by']})"
+            )
+        if search.get("stopped_early"):
+            warnings.append(f"{src}: the face search ran out of time; small faces may be missed")
         if not faces:
             warnings.append(f"{src}: no face found; written unchanged")
         if warnings:

@@ -12,6 +12,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from facedeblur.commands.detection_args import add_detection_arguments, detection_options
+
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
@@ -29,33 +31,25 @@ def register(subparsers) -> None:
         help="aligned: similarity warp onto the UTKFace template (default); loose: Chrysos & Zafeiriou's "
         "crop around the 68 landmarks, no rotation",
     )
-    parser.add_argument("--detector", choices=("hog", "cnn"), default="hog", help="dlib detector (default hog)")
-    parser.add_argument("--min-size", type=float, default=16, help="skip faces smaller than this (px, default 16)")
-    parser.add_argument("--threshold", type=float, default=0.0, help="minimum detector score (default 0)")
-    parser.add_argument(
-        "--max-side",
-        type=int,
-        default=None,
-        help="search on a copy at most this large (0: full size; default 1280 for hog, 960 for cnn)",
-    )
-    parser.add_argument("--upsample", type=int, default=None, help="detector upsamplings (default: automatic)")
     parser.add_argument("--landmarks68", action="store_true", help="also fit and write the 68 landmarks")
     parser.add_argument("--no-overlay", action="store_true", help="do not write the debug overlay")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_detection_arguments(parser)
     parser.set_defaults(handler=_run)
 
 
 def _run(args: argparse.Namespace) -> int:
     from facedeblur.face.extract import ExtractOptions, extract_faces_batch
 
+    detection = detection_options(args)
     options = ExtractOptions(
         size=args.size,
         crop=args.crop,
-        detector=args.detector,
-        min_size=args.min_size,
-        score_threshold=args.threshold,
-        max_side=args.max_side,
-        upsample=args.upsample,
+        detector=detection["detector"],
+        min_size=detection["min_face_size"],
+        score_threshold=detection["detection_threshold"],
+        max_side=detection["max_side"],
+        upsample=detection["upsample"],
         landmarks68=args.landmarks68,
         overlay=not args.no_overlay,
     )

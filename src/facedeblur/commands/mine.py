@@ -13,6 +13,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from facedeblur.commands.detection_args import add_detection_arguments
 from facedeblur.errors import UserError
 
 VIDEO_EXTENSIONS = (".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v")
@@ -42,6 +43,7 @@ def register(subparsers) -> None:
     parser.add_argument("--config", metavar="YAML", help="MiningConfig YAML (thresholds, detector, pair windows)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config field")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_detection_arguments(parser, min_face_size=40, defaults=False)
     parser.set_defaults(handler=_run)
 
 
@@ -71,7 +73,16 @@ def _run(args: argparse.Namespace) -> int:
         config = load_yaml(MiningConfig, args.config, args.set) if args.config else MiningConfig()
         if not args.config and args.set:
             config = apply_overrides(config, args.set)
-        fields = {"size": args.size, "full_frames": True if args.full_frames else None, "max_frames": args.max_frames}
+        fields = {
+            "size": args.size,
+            "full_frames": True if args.full_frames else None,
+            "max_frames": args.max_frames,
+            "detector": args.detector,
+            "min_face_size": args.min_face_size,
+            "max_side": args.max_side,
+            "upsample": args.upsample,
+            "detection_threshold": args.threshold,
+        }
         config = from_dict(MiningConfig, {**to_dict(config), **{k: v for k, v in fields.items() if v is not None}})
     except (ConfigError, ValueError, OSError) as err:
         raise UserError(str(err)) from err

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from facedeblur.batch.inputs import IMAGE_EXTENSIONS
 from facedeblur.commands import add_skip_bad_argument
+from facedeblur.commands.detection_args import add_detection_arguments, detection_options
 
 REPORT_NAME = "restore-report.json"
 
@@ -49,16 +50,12 @@ def register(subparsers) -> None:
     parser.add_argument("--aligned", action="store_true", help="inputs are aligned face crops (no detection)")
     parser.add_argument("--only-center-face", action="store_true", help="restore only the face nearest the centre")
     parser.add_argument(
-        "--min-face-size", type=float, default=16, metavar="PX", help="skip smaller faces (box side, default 16)"
-    )
-    parser.add_argument(
         "--fidelity",
         type=float,
         default=1.0,
         metavar="W",
         help="blend in the face regions: 0 = input unchanged, 1 = full restoration (default 1)",
     )
-    parser.add_argument("--detector", default="hog", choices=("hog", "cnn"), help="face detector (default hog)")
     parser.add_argument("--batch-size", type=int, default=8, help="faces per forward pass (default 8)")
     parser.add_argument(
         "--save-faces",
@@ -78,6 +75,7 @@ def register(subparsers) -> None:
         metavar="ADDRESS",
         help="restore with Ray Data model actors (GPUs where the cluster has them): auto, local or a cluster address",
     )
+    add_detection_arguments(parser)
     parser.set_defaults(handler=_run)
 
 
@@ -86,8 +84,7 @@ def _run(args: argparse.Namespace) -> int:
 
     if not 0.0 <= args.fidelity <= 1.0:
         raise UserError(f"--fidelity must be between 0 and 1, got {args.fidelity}")
-    if args.min_face_size < 0:
-        raise UserError(f"--min-face-size must be >= 0, got {args.min_face_size}")
+    detection_options(args)  # checks the values
     if args.batch_size < 1:
         raise UserError(f"--batch-size must be >= 1, got {args.batch_size}")
     ext = None
@@ -105,9 +102,8 @@ def restorer_options(args: argparse.Namespace) -> dict:
         "backend": args.backend,
         "fidelity": args.fidelity,
         "only_center_face": args.only_center_face,
-        "min_face_size": args.min_face_size,
-        "detector": args.detector,
         "batch_size": args.batch_size,
+        **detection_options(args),
     }
 
 
@@ -141,8 +137,7 @@ def run_restore(args: argparse.Namespace, out_dir: Path, ext: str | None) -> int
         "aligned": args.aligned,
         "fidelity": args.fidelity,
         "only_center_face": args.only_center_face,
-        "min_face_size": args.min_face_size,
-        "detector": args.detector,
+        **detection_options(args),
         "ext": ext,
         "compare": args.compare,
         "save_faces": args.save_faces,

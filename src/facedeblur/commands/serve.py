@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from facedeblur.commands.detection_args import add_detection_arguments, detection_options
+
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
@@ -23,6 +25,7 @@ def register(subparsers) -> None:
         help="extra model listed first: bundled name, 'default' or a .safetensors path (bundled ones follow)",
     )
     parser.add_argument("--device", default="auto", help="auto|cpu|cuda|mps (default: auto)")
+    add_detection_arguments(parser)
     parser.set_defaults(handler=_run)
 
 
@@ -31,13 +34,14 @@ def _run(args: argparse.Namespace) -> int:
 
     if not 0 < args.port < 65536:
         raise UserError(f"--port must be between 1 and 65535, got {args.port}")
+    detection = detection_options(args)
     try:
         from facedeblur.serve.app import build_app, launch
     except ModuleNotFoundError as err:
         if err.name and err.name.split(".")[0] == "gradio":
             raise UserError("the web demo needs gradio: pip install 'facedeblur[serve]'") from err
         raise
-    app = build_app(model=args.model, device=args.device)
+    app = build_app(model=args.model, device=args.device, detection=detection)
     try:
         launch(app, host=args.host, port=args.port, block=True)
     except OSError as err:

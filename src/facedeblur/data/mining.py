@@ -61,10 +61,12 @@ class MiningConfig:
     Attributes:
         size: side of the aligned crops (and of the pairs).
         full_frames: also write the accepted full frames.
-        detector: ``"hog"`` or ``"cnn"`` (dlib).
-        max_side: the detector searches a copy of each frame downscaled to this larger side.
-        upsample: dlib pyramid upsamplings of the search copy (talking-head faces are large: 0).
+        detector: a key of :data:`facedeblur.face.detectors.BACKENDS` (``"hog"``, ``"cnn"``, ``"centerface"``).
+        max_side: the search works on each frame at most this large (longer side; talking-head faces
+            are large); 0: no cap (see :mod:`facedeblur.face.search`).
+        upsample: the search's finest scale is 2 ** upsample (0: full resolution, before ``max_side``).
         min_face_size: ignore detections smaller than this (pixels, larger box side).
+        detection_threshold: minimum detector score (None: the detector's default).
         iou_threshold: tracker and detector agree on a frame when their boxes reach this IoU.
         min_tracked_fraction: keep a video only if they agree in at least this fraction of frames.
         fitting_threshold: minimum SVM margin of a good landmark fitting.
@@ -87,6 +89,7 @@ class MiningConfig:
     max_side: int = 640
     upsample: int = 0
     min_face_size: float = 40.0
+    detection_threshold: float | None = None
     iou_threshold: float = 0.5
     min_tracked_fraction: float = 0.5
     fitting_threshold: float = 0.0
@@ -103,8 +106,10 @@ class MiningConfig:
     def __post_init__(self) -> None:
         if self.size < 8:
             raise ValueError(f"size must be at least 8 pixels, got {self.size}")
-        if self.detector not in ("hog", "cnn"):
-            raise ValueError(f"detector must be 'hog' or 'cnn', got {self.detector!r}")
+        from facedeblur.face.detectors import BACKENDS
+
+        if self.detector not in BACKENDS:
+            raise ValueError(f"detector must be one of {', '.join(BACKENDS)}, got {self.detector!r}")
         if not 0 < self.iou_threshold <= 1 or not 0 <= self.min_tracked_fraction <= 1:
             raise ValueError("iou_threshold must be in (0, 1] and min_tracked_fraction in [0, 1]")
         if self.min_motion < 0 or self.max_motion <= self.min_motion:
@@ -310,7 +315,12 @@ def mine_video(
             result = _FrameResult(index)
             frames.append(result)
             faces = detect_faces(
-                frame, config.detector, config.min_face_size, max_side=config.max_side, upsample=config.upsample
+                frame,
+                config.detector,
+                config.min_face_size,
+                config.detection_threshold,
+                max_side=config.max_side,
+                upsample=config.upsample,
             )
             clock.lap("detect")
             if tracker is None:

@@ -245,7 +245,8 @@ def restore_folder_with_ray(
         aligned, compare, save_faces, skip_existing: as the command's options.
         files_per_batch, actors: see :func:`restore_jobs_with_ray`.
         restorer_kwargs: :class:`facedeblur.restore.Restorer` options (device, backend, fidelity,
-            only_center_face, min_face_size, detector, batch_size).
+            only_center_face, batch_size, and the detection options detector, min_face_size,
+            detection_threshold, max_side, upsample).
 
     Returns:
         One record per file in input order (inputs that name no file: a failed record each).

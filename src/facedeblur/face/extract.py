@@ -33,11 +33,11 @@ class ExtractOptions:
 
     size: int = 128
     crop: str = "aligned"  # "aligned" (template warp) or "loose" (Chrysos & Zafeiriou)
-    detector: str = "hog"
-    min_size: float = 16
-    score_threshold: float = 0.0
-    max_side: int | None = None  # None: the detector's default; 0: full size
-    upsample: int | None = None
+    detector: str = "centerface"
+    min_size: float = 24
+    score_threshold: float | None = None  # None: the detector's default
+    max_side: int | None = None  # None or 0: no cap (the search scales itself)
+    upsample: int | None = None  # None: automatic
     landmarks68: bool = False
     overlay: bool = True
 
@@ -46,14 +46,16 @@ class ExtractOptions:
             raise UserError(f"--size must be between 8 and 4096 px, got {self.size}")
         if self.crop not in ("aligned", "loose"):
             raise UserError(f"crop must be 'aligned' or 'loose', got {self.crop!r}")
-        if self.detector not in ("hog", "cnn"):
-            raise UserError(f"detector must be 'hog' or 'cnn', got {self.detector!r}")
-        if self.min_size < 0:
-            raise UserError(f"--min-size must be >= 0, got {self.min_size}")
+        from facedeblur.face.detectors import BACKENDS
+
+        if self.detector not in BACKENDS:
+            raise UserError(f"detector must be one of {', '.join(BACKENDS)}, got {self.detector!r}")
+        if not self.min_size > 0:
+            raise UserError(f"--min-face-size must be > 0, got {self.min_size}")
         if self.max_side is not None and self.max_side < 0:
             raise UserError(f"--max-side must be >= 0, got {self.max_side}")
-        if self.upsample is not None and not 0 <= self.upsample <= 4:
-            raise UserError(f"--upsample must be between 0 and 4, got {self.upsample}")
+        if self.upsample is not None and not 0 <= self.upsample <= 3:
+            raise UserError(f"--upsample must be between 0 and 3, got {self.upsample}")
 
 
 def extract_faces_file(path: str | Path, out_dir: str | Path, options: ExtractOptions, stem: str | None = None) -> dict:
@@ -123,6 +125,7 @@ def extract_faces_file(path: str | Path, out_dir: str | Path, options: ExtractOp
         "crop_size": options.size,
         "faces": entries,
         "messages": messages,
+        "search": search.report.to_dict(),
     }
     write_text_atomic(out_dir / f"{stem}.json", json.dumps(record, indent=1) + "\n")
     if options.overlay:

@@ -44,7 +44,9 @@ def _offline_gradio():
     return gr
 
 
-def build_app(model: str | None = None, device: str = "auto", backend: DemoBackend | None = None):
+def build_app(
+    model: str | None = None, device: str = "auto", backend: DemoBackend | None = None, detection: dict | None = None
+):
     """Build the demo's :class:`gradio.Blocks` (not launched).
 
     Args:
@@ -59,7 +61,7 @@ def build_app(model: str | None = None, device: str = "auto", backend: DemoBacke
         UserError: unknown model, or no model at all.
     """
     gr = _offline_gradio()
-    backend = backend or DemoBackend(model=model, device=device)
+    backend = backend or DemoBackend(model=model, device=device, detection=detection)
     labels = list(backend.choices)
 
     with gr.Blocks(title="facedeblur", analytics_enabled=False, delete_cache=(3600, 7200)) as app:

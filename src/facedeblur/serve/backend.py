@@ -101,16 +101,25 @@ class DemoBackend:
             ``.safetensors`` path); None offers only the bundled models.
         device: ``auto|cpu|cuda|mps`` for every model.
         work_dir: where results are written (default: a temporary folder removed with the backend).
+        detection: face-detection keyword arguments for every Restorer (``detector``, ``min_face_size``,
+            ``detection_threshold``, ``max_side``, ``upsample``; see :class:`facedeblur.restore.Restorer`).
 
     Raises:
         UserError: ``model`` is neither a bundled name nor an existing weights file, or there is no
             model at all.
     """
 
-    def __init__(self, model: str | None = None, device: str = "auto", work_dir: str | Path | None = None) -> None:
+    def __init__(
+        self,
+        model: str | None = None,
+        device: str = "auto",
+        work_dir: str | Path | None = None,
+        detection: dict | None = None,
+    ) -> None:
         from facedeblur.restore import resolve_device
 
         self.device = resolve_device(device)
+        self.detection = dict(detection or {})
         self.choices = model_choices(model)
         if not self.choices:
             raise UserError("no bundled model is installed; pass --model PATH.safetensors")
@@ -140,7 +149,7 @@ class DemoBackend:
         with self._lock:
             if choice not in self._restorers:
                 try:
-                    self._restorers[choice] = Restorer(self.choices[choice], device=self.device)
+                    self._restorers[choice] = Restorer(self.choices[choice], device=self.device, **self.detection)
                 except UserError as err:
                     raise UserError(f"model {choice!r} cannot be loaded: {err}") from err
             return self._restorers[choice]
