@@ -40,6 +40,7 @@ def test_restore_finds_small_faces_and_reports_the_search(group, tmp_path, tiny_
     assert search["detector"] == "centerface" and search["passes"][0]["scale"] > 1
     assert search["smallest_face"] <= 24 and search["found"] == 2
     assert {"tiles", "width", "height", "faces"} <= set(search["passes"][0])
+    assert record["timings"]["search"] >= 0 and search["planned_seconds"] > 0
 
 
 def test_restore_expert_options_limit_the_search_and_say_so(group, tmp_path, tiny_model, capsys):
