@@ -1,6 +1,6 @@
 """The default restorer's campaign curve: validation PSNR gain over the input vs CPU-hours, from a run's metrics.
 
-    python benchmarks/plot_campaign.py runs/default-campaign          # -> docs/images/default_campaign_curve.png
+python benchmarks/plot_campaign.py runs/default-campaign          # -> docs/images/default_campaign_curve.png
 """
 
 from __future__ import annotations
