@@ -103,3 +103,32 @@ def test_restore_with_ray_rejects_a_bad_model_before_starting(tmp_path, capsys):
     code = main(["restore", str(tmp_path / "in"), "-o", str(tmp_path / "out"), "--model", "nope", "--ray", "local"])
     assert code == 2
     assert "nope" in capsys.readouterr().err
+
+
+def test_a_long_video_is_cut_at_key_frames_restored_by_two_actors_and_joined(tmp_path, utkface_val, local_ray):
+    from _video_helpers import make_clip, packets_of, video_pts_seconds
+    from facedeblur.distributed.ray_jobs import restore_folder_with_ray
+    from facedeblur.video import key_frame_times, probe_video, read_frames
+
+    model = make_tiny_model(tmp_path / "tiny.safetensors")
+    face = cached_val_faces(utkface_val, 1)[0]
+    images = [np.roll(face_photo(face, 160, 160, 110), i // 2, axis=1) for i in range(40)]
+    src = tmp_path / "in" / "talk.mp4"
+    src.parent.mkdir()
+    pts = make_clip(src, images=images, gop=10, audio=True, tags={"title": "long talk"})
+    assert len(key_frame_times(src)[0]) == 4
+    records = restore_folder_with_ray(
+        [src.parent], tmp_path / "out", model, address="local", actors=2, min_chunk_seconds=0.5, device="cpu"
+    )
+    (record,) = records
+    assert record["status"] == "ok" and record["chunks"] == 2 and record["frames"] == 40
+    assert record["audio"] and record["frames_with_faces"] == 40
+    out = tmp_path / "out" / "talk.mp4"
+    assert video_pts_seconds(out) == pytest.approx([p / 1000 for p in pts], abs=1e-3)
+    assert probe_video(out).frames == 40 and len(list(read_frames(out))) == 40
+    assert packets_of(out, "audio") == packets_of(src, "audio")  # copied, not re-encoded
+    keys, _, _ = key_frame_times(out)
+    assert keys[0] == 0 and len(keys) >= 2  # each chunk starts with its own key frame
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["talk.mp4"]  # no chunk files left
+    before, after = next(read_frames(src)), next(read_frames(out))
+    assert np.abs(before.astype(int) - after.astype(int)).max() > 12  # the face was restored

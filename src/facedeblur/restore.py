@@ -39,9 +39,6 @@ import numpy as np
 from facedeblur.images import PixelFormat, from_float_rgb, to_float_rgb
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
-# Video frames between the once-a-second full searches look only for faces at least half as large as
-# the smallest tracked face (a much cheaper search) while every tracked face is at least this large.
-QUICK_SEARCH_FACE_SIZE = 64
 
 # backend name -> "module:loader"; the loader takes (weights path, device, batch_size) and returns a FaceModel.
 BACKENDS: dict[str, str] = {
@@ -228,7 +225,22 @@ class RestoreResult:
 
 @dataclass
 class VideoResult:
-    """What :meth:`Restorer.restore_video` returns: the written video's info and per-frame face counts."""
+    """What :meth:`Restorer.restore_video` returns.
+
+    Attributes:
+        frames, width, height, fps, has_audio: the written video (size as stored).
+        faces_per_frame: faces restored in each frame.
+        seconds: wall time.
+        warnings: problems that did not stop the run (truncated input, frames that failed to decode,
+            streams the output container cannot hold), one line each naming the input.
+        stages: per step (decode, find, model, paste, encode): items, busy seconds, frames per busy second.
+        face_seconds: seconds inside the face steps (track, align, model, smooth, paste).
+        model_faces: faces the model ran on (the others had their change carried along their motion).
+        tracking: frames, detector runs, scene cuts, lost faces.
+        encode: the codec options used.
+        rotation: display rotation kept (degrees).
+        streams: audio, subtitle and data streams copied.
+    """
 
     frames: int
     width: int
@@ -237,6 +249,14 @@ class VideoResult:
     has_audio: bool
     faces_per_frame: list[int]
     seconds: float
+    warnings: list[str] = field(default_factory=list)
+    stages: dict[str, dict[str, float]] = field(default_factory=dict)
+    face_seconds: dict[str, float] = field(default_factory=dict)
+    model_faces: int = 0
+    tracking: dict[str, int] = field(default_factory=dict)
+    encode: dict = field(default_factory=dict)
+    rotation: int = 0
+    streams: int = 0
 
 
 class Restorer:
@@ -444,54 +464,84 @@ class Restorer:
         dst: str | Path,
         *,
         fidelity: float | None = None,
-        smoothing: dict | None = None,
         progress=None,
+        encode=None,
+        temporal: float | None = None,
+        smooth: str | None = None,
+        key_interval: int | None = None,
+        frames_per_batch: int = 8,
+        model_interval: int | None = None,
+        tracking: dict | None = None,
+        span: tuple[int, int | None] | None = None,
     ) -> VideoResult:
-        """Restore every frame of a video with faces tracked and smoothed over time; audio is kept.
+        """Restore every face of every frame of a video; timing, rotation, audio, subtitles and tags are kept.
+
+        Decoding, finding faces, the model (batched over the faces of several frames), pasting and
+        encoding run in their own threads with bounded queues (constant memory on long videos); the
+        detector runs on key frames and landmarks are tracked in between (:mod:`facedeblur.video.track`);
+        the model's change is smoothed over time (:mod:`facedeblur.video.temporal`).
 
         Args:
-            src: input video (mp4, mov, avi, mkv).
+            src: input video (see :data:`facedeblur.batch.inputs.VIDEO_EXTENSIONS`).
             dst: output video, same container type as its extension; written atomically.
             fidelity: blend for this call (default: the restorer's).
-            smoothing: keyword arguments for :class:`facedeblur.face.tracking.FaceTracker`.
-            progress: optional callback called with 1 after each frame.
+            progress: optional callback called with 1 after each frame is written.
+            encode: :class:`facedeblur.video.EncodeOptions` (codec, CRF); default: ``EncodeOptions()``.
+            temporal: weight of the temporal smoothing of the model's change, 0 (off) to < 1
+                (default :data:`facedeblur.video.temporal.DEFAULT_WEIGHT`).
+            smooth: what the temporal smoothing averages: ``"change"`` (the model's change only;
+                default) or ``"face"`` (the restored face, the input's own noise included: steadier
+                than the input, a little softer).
+            key_interval: frames between two detector runs (default: half a second of frames).
+            frames_per_batch: frames whose faces share one forward pass.
+            model_interval: the model runs on each face at least every this many frames, its change
+                carried along the face's motion in between (default
+                :data:`facedeblur.video.faces.DEFAULT_MODEL_INTERVAL`; 1: every frame).
+            tracking: keyword arguments for :class:`facedeblur.face.tracking.FaceTracker`.
+            span: only frames with ``start <= pts < end`` (a key-frame-aligned chunk; see
+                :func:`facedeblur.video.plan_chunks`); other streams are then not copied.
 
         Raises:
             InputError: unreadable video or one without frames.
         """
-        from facedeblur.face.tracking import FaceTracker
+        from facedeblur.face.detect import fit_landmarks
         from facedeblur.video import probe_video, transcode_video
+        from facedeblur.video.faces import DEFAULT_MODEL_INTERVAL, FaceStages
+        from facedeblur.video.temporal import DEFAULT_SMOOTHED, DEFAULT_WEIGHT
 
         fidelity = self.fidelity if fidelity is None else _check_fidelity(fidelity)
         start = time.perf_counter()
-        info = probe_video(src)
-        tracker = FaceTracker(fps=info.fps or 25.0, **(smoothing or {}))
-        counts: list[int] = []
-        full_search_every = max(1, round(info.fps or 25.0))
-        sizes: list[float] = []
-
-        def process(frame: np.ndarray, index: int) -> np.ndarray:
-            # Between the once-a-second full searches, while every tracked face is large, look only for
-            # faces at least half the smallest tracked one: a coarser, much cheaper search.
-            quick = bool(sizes) and min(sizes) >= QUICK_SEARCH_FACE_SIZE and index % full_search_every != 0
-            smallest = max(self.min_face_size, min(sizes) / 2) if quick else None
-            found, _, _ = self._detect_uint8(frame, min_face_size=smallest)
-            tracked = tracker.update([f.box for f in found], [f.landmarks5 for f in found], [f.score for f in found])
-            sizes[:] = [float(max(t.box[2] - t.box[0], t.box[3] - t.box[1])) for t in tracked]
-            counts.append(len(tracked))
-            if not tracked:
-                return frame
-            return self.restore(frame, fidelity=fidelity, faces=tracked).image
-
-        written = transcode_video(src, dst, process, progress=progress)
+        fps = probe_video(src).fps or 25.0
+        stages = FaceStages(
+            self.model,
+            detect=lambda rgb: self._detect_uint8(rgb)[0],
+            fit=lambda rgb, box: fit_landmarks(rgb, box, 5),
+            fps=fps,
+            fidelity=fidelity,
+            smoothing=DEFAULT_WEIGHT if temporal is None else float(temporal),
+            smooth=smooth or DEFAULT_SMOOTHED,
+            key_interval=key_interval or max(1, round(fps / 2)),
+            frames_per_batch=frames_per_batch,
+            model_interval=model_interval or DEFAULT_MODEL_INTERVAL,
+            tracking=tracking,
+        )
+        written = transcode_video(src, dst, progress=progress, stages=stages.stages(), options=encode, span=span)
         return VideoResult(
             frames=written.frames,
             width=written.width,
             height=written.height,
             fps=written.fps,
             has_audio=written.has_audio,
-            faces_per_frame=counts,
+            faces_per_frame=stages.stats.faces_per_frame,
             seconds=time.perf_counter() - start,
+            warnings=written.warnings,
+            stages=written.stage_rates(),
+            face_seconds={k: round(v, 3) for k, v in stages.stats.seconds.items()},
+            model_faces=stages.stats.model_faces,
+            tracking=stages.follower.stats.to_dict(),
+            encode=(encode.to_dict() if encode is not None else {"codec": "auto", "crf": None, "preset": "medium"}),
+            rotation=written.info.rotation,
+            streams=written.info.streams,
         )
 
 

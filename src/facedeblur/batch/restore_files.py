@@ -131,6 +131,7 @@ def restore_file(
     fidelity: float | None = None,
     video_bar: Callable[[Path, int], Any] | None = None,
     sink: dict | None = None,
+    video: dict | None = None,
 ) -> dict[str, Any]:
     """Restore one job's file with ``restorer`` and write everything the job names.
 
@@ -141,6 +142,8 @@ def restore_file(
         video_bar: ``video_bar(path, frames)`` returns a context manager with ``update(n)`` (a progress
             bar) for videos.
         sink: when given, receives ``before`` and ``after`` pixels of images (the demo's previews).
+        video: options of videos: ``codec``, ``crf``, ``preset`` (:class:`facedeblur.video.EncodeOptions`)
+            and keyword arguments of :meth:`facedeblur.restore.Restorer.restore_video` (``temporal``...).
 
     Returns:
         The record's fields: ``output``, ``kind``, ``faces``, ``size``; for images ``face_info``,
@@ -153,7 +156,7 @@ def restore_file(
     """
     src, dst = Path(job.input), Path(job.output)
     if job.kind == "video":
-        return _restore_video(restorer, src, dst, fidelity, video_bar)
+        return _restore_video(restorer, src, dst, fidelity, video_bar, video)
     if src.suffix.lower() in VIDEO_EXTENSIONS:
         raise InputError(f"{src}: --aligned takes aligned face images, not videos")
     from facedeblur.images import read_image_with_info, write_image, write_result
@@ -243,16 +246,20 @@ def save_face_crops(faces: list, prefix: Path, meta=None) -> list[str]:
     return written
 
 
-def _restore_video(restorer, src: Path, dst: Path, fidelity: float | None, video_bar) -> dict[str, Any]:
+def _restore_video(
+    restorer, src: Path, dst: Path, fidelity: float | None, video_bar, video: dict | None
+) -> dict[str, Any]:
     import contextlib
 
-    from facedeblur.video import probe_video
+    from facedeblur.video import EncodeOptions, probe_video
 
+    options = dict(video or {})
+    encode = EncodeOptions(**{k: options.pop(k) for k in ("codec", "crf", "preset") if k in options})
     info = probe_video(src)
     bar = video_bar(src, info.frames) if video_bar is not None else contextlib.nullcontext()
     with bar as progress:
         update = progress.update if progress is not None else None
-        result = restorer.restore_video(src, dst, fidelity=fidelity, progress=update)
+        result = restorer.restore_video(src, dst, fidelity=fidelity, progress=update, encode=encode, **options)
     record: dict[str, Any] = {
         "output": str(dst),
         "kind": "video",
@@ -260,10 +267,19 @@ def _restore_video(restorer, src: Path, dst: Path, fidelity: float | None, video
         "size": [result.width, result.height],
         "fps": round(result.fps, 3),
         "audio": result.has_audio,
+        "streams_copied": result.streams,
+        "rotation": result.rotation,
+        "codec": result.encode,
         "faces": int(sum(result.faces_per_frame)),
         "frames_with_faces": int(sum(1 for n in result.faces_per_frame if n)),
         "frames_per_second": round(result.frames / max(result.seconds, 1e-9), 3),
+        "stages": result.stages,
+        "face_seconds": result.face_seconds,
+        "tracking": result.tracking,
     }
+    warnings = list(result.warnings)
     if record["frames_with_faces"] == 0:
-        record["warnings"] = [f"{src}: no face found in any frame; written unchanged"]
+        warnings.append(f"{src}: no face found in any frame; written unchanged")
+    if warnings:
+        record["warnings"] = warnings
     return record

@@ -30,7 +30,16 @@ def register(subparsers) -> None:
         help="bundled model name, 'default', a .safetensors "
         "path, or a baseline: blurred, wiener, richardson-lucy (default: %(default)s)",
     )
-    parser.add_argument("--pairs", required=True, help="folder with blurred/ and gt/ (and optionally kernels/)")
+    parser.add_argument("--pairs", help="folder with blurred/ and gt/ (and optionally kernels/)")
+    parser.add_argument(
+        "--video",
+        metavar="CLIP",
+        help="score a video restoration instead: flicker (motion-compensated frame-to-frame change in the face, "
+        "against the input's) and fine detail kept, on the first --seconds of CLIP restored with --model "
+        "(or given as --restored)",
+    )
+    parser.add_argument("--restored", metavar="VIDEO", help="with --video: an existing restoration of CLIP to score")
+    parser.add_argument("--seconds", type=float, default=10.0, help="with --video: seconds compared (default 10)")
     parser.add_argument(
         "--metrics",
         default="all",
@@ -68,6 +77,10 @@ def _run(args: argparse.Namespace) -> int:
 
     if args.batch_size < 1:
         raise UserError("--batch-size must be >= 1")
+    if args.video:
+        return _run_video(args)
+    if not args.pairs:
+        raise UserError("give --pairs FOLDER (image pairs) or --video CLIP")
     metrics = parse_metrics(args.metrics)
     pairs = read_pairs(args.pairs)
     method = load_method(args.model, args.device)
@@ -105,4 +118,31 @@ def _run(args: argparse.Namespace) -> int:
     if result.failures:
         print(f"facedeblur evaluate: {len(result.failures)} of {len(pairs)} pairs failed", file=sys.stderr)
         return 1
+    return 0
+
+
+def _run_video(args: argparse.Namespace) -> int:
+    """``--video``: flicker in vs out and detail kept of a video restoration."""
+    from pathlib import Path
+
+    from facedeblur.errors import UserError
+    from facedeblur.eval.report import markdown_table
+    from facedeblur.eval.video import evaluate_video
+    from facedeblur.images import write_text_atomic
+
+    if args.pairs:
+        raise UserError("--video and --pairs score different things: give one of them")
+    if args.seconds <= 0:
+        raise UserError(f"--seconds must be > 0, got {args.seconds}")
+    restorer = None
+    if not args.restored:
+        from facedeblur.restore import Restorer
+
+        restorer = Restorer(args.model, device=args.device)
+    scores = evaluate_video(args.video, restorer=restorer, restored=args.restored, seconds=args.seconds)
+    row = {"video": Path(args.video).name, "method": args.restored or args.model, **scores.to_dict()}
+    columns = ["video", "method", "frames", "faces", "flicker_in", "flicker_out", "detail_kept", "detail_retained"]
+    print(markdown_table([row], columns))
+    if args.output:
+        write_text_atomic(Path(args.output) / "video_summary.json", json.dumps(row, indent=2) + "\n")
     return 0

@@ -66,6 +66,7 @@ def register(subparsers) -> None:
         "--compare", action="store_true", help="also write input|output of photos side by side to OUT/compare"
     )
     parser.add_argument("--ext", help="write images with this extension (e.g. png); videos keep theirs")
+    add_video_arguments(parser)
     parser.add_argument("--skip-existing", action="store_true", help="skip inputs whose output exists (resume)")
     parser.add_argument("--report", metavar="JSON", help=f"run report path (default OUT/{REPORT_NAME})")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -93,6 +94,51 @@ def _run(args: argparse.Namespace) -> int:
         if ext not in IMAGE_EXTENSIONS:
             raise UserError(f"--ext {args.ext!r}: use one of {', '.join(e[1:] for e in IMAGE_EXTENSIONS)}")
     return run_restore(args, Path(args.output), ext)
+
+
+def add_video_arguments(parser: argparse.ArgumentParser) -> None:
+    """--codec, --crf and --temporal: how restored videos are encoded and smoothed."""
+    from facedeblur.video.encode import CODECS
+
+    parser.add_argument(
+        "--codec",
+        default="auto",
+        choices=CODECS,
+        help="video codec: auto (H.264; MPEG-4 in .avi, VP9 in .webm), h264, h265, or lossless "
+        "(FFV1 in .mkv/.avi, H.264 RGB in .mp4/.mov, VP9 in .webm) (default: auto)",
+    )
+    parser.add_argument(
+        "--crf",
+        type=int,
+        metavar="N",
+        help="video quality, lower = better and bigger (default: 12 for H.264, 10 for H.265: keeps >= 90%% of "
+        "the face's fine detail)",
+    )
+    parser.add_argument(
+        "--temporal",
+        type=float,
+        default=None,
+        metavar="W",
+        help="temporal smoothing of the restoration in videos along the faces' motion, 0 (off) to 0.95 (default 0.9)",
+    )
+
+
+def video_options(args: argparse.Namespace) -> dict:
+    """The options of videos the command line sets (codec, CRF, temporal smoothing), checked."""
+    from facedeblur.errors import UserError
+
+    options: dict = {"codec": getattr(args, "codec", "auto")}
+    crf = getattr(args, "crf", None)
+    if crf is not None:
+        if not 0 <= crf <= 63:
+            raise UserError(f"--crf must be between 0 and 51 (63 for VP9), got {crf}")
+        options["crf"] = crf
+    temporal = getattr(args, "temporal", None)
+    if temporal is not None:
+        if not 0.0 <= temporal < 1.0:
+            raise UserError(f"--temporal must be at least 0 (off) and below 1, got {temporal}")
+        options["temporal"] = temporal
+    return options
 
 
 def restorer_options(args: argparse.Namespace) -> dict:
@@ -141,6 +187,7 @@ def run_restore(args: argparse.Namespace, out_dir: Path, ext: str | None) -> int
         "ext": ext,
         "compare": args.compare,
         "save_faces": args.save_faces,
+        "video": video_options(args),
     }
     report = BatchReport(report_path, "restore", options, resume=args.skip_existing, summarize=summarize)
     for item, message in found.problems:
@@ -178,10 +225,9 @@ def _skip_existing(args: argparse.Namespace):
 
 
 def _restore_here(args: argparse.Namespace, jobs: list, report):
-    from tqdm import tqdm
-
     from facedeblur.batch.restore_files import restore_file
     from facedeblur.batch.run import BatchResult, run_batch
+    from facedeblur.progress import progress
     from facedeblur.restore import Restorer
 
     restorer = Restorer(args.model, **restorer_options(args)) if jobs else None
@@ -190,12 +236,14 @@ def _restore_here(args: argparse.Namespace, jobs: list, report):
     if not jobs:
         return BatchResult(report=report.close(), failed=len(report.failures()))
 
+    video = video_options(args)
+
     def video_bar(src: Path, frames: int):
-        return tqdm(total=frames, unit="frame", desc=src.name[-20:], leave=False, disable=True if args.quiet else None)
+        return progress(total=frames, unit="frame", desc=src.name[-30:], enabled=not args.quiet, leave=False)
 
     return run_batch(
         jobs,
-        lambda job: restore_file(restorer, job, video_bar=video_bar),
+        lambda job: restore_file(restorer, job, video_bar=video_bar, video=video),
         report,
         command="restore",
         name=lambda job: job.input,
@@ -222,6 +270,7 @@ def _restore_with_ray(args: argparse.Namespace, jobs: list, report):
             restorer_kwargs=restorer_options(args),
             skip_existing=args.skip_existing,
             debug=getattr(args, "debug", False),
+            video_options=video_options(args),
         ):
             record.pop("fatal", None)
             for warning in record.get("warnings", []):

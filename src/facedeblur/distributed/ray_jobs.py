@@ -104,17 +104,26 @@ def _check_model(model: str | Path, backend: str) -> None:
 class RestoreActor:
     """A Ray Data batch actor: loads the :class:`facedeblur.restore.Restorer` once, restores job batches.
 
-    Each batch has a column ``job`` (JSON of :class:`facedeblur.batch.restore_files.RestoreJob`); the
-    result has one column ``record``, the JSON of each job's record as
-    :func:`facedeblur.batch.run.run_one` makes it. A failing file is recorded and the batch goes on.
+    Each batch has a column ``job`` (JSON of :class:`facedeblur.batch.restore_files.RestoreJob`, and for
+    a chunk of a long video ``chunk``: its span and the file it writes); the result has one column
+    ``record``, the JSON of each job's record as :func:`facedeblur.batch.run.run_one` makes it. A
+    failing file is recorded and the batch goes on.
     """
 
-    def __init__(self, model: str, restorer_kwargs: dict[str, Any], skip_existing: bool, debug: bool = False) -> None:
+    def __init__(
+        self,
+        model: str,
+        restorer_kwargs: dict[str, Any],
+        skip_existing: bool,
+        debug: bool = False,
+        video_options: dict[str, Any] | None = None,
+    ) -> None:
         from facedeblur.restore import Restorer
 
         self.restorer = Restorer(model, **restorer_kwargs)
         self.skip_existing = skip_existing
         self.debug = debug
+        self.video_options = dict(video_options or {})
 
     def __call__(self, batch: dict[str, Any]) -> dict[str, list]:
         from facedeblur.batch.restore_files import RestoreJob, restore_file
@@ -122,13 +131,114 @@ class RestoreActor:
 
         records = []
         for text in batch["job"]:
-            job = RestoreJob.from_dict(json.loads(str(text)))
-            if self.skip_existing and Path(job.output).exists():
+            item = json.loads(str(text))
+            chunk = item.pop("chunk", None)
+            job = RestoreJob.from_dict(item)
+            if chunk is not None:
+                part = RestoreJob(job.input, chunk["part"], "video")
+                video = {**self.video_options, "span": (chunk["start"], chunk["end"])}
+                record = run_one(
+                    job.input, lambda part=part, video=video: restore_file(self.restorer, part, video=video)
+                )
+                record["chunk"] = chunk
+            elif self.skip_existing and Path(job.output).exists():
                 record = {"input": job.input, "output": job.output, "status": "skipped", "seconds": 0.0}
             else:
-                record = run_one(job.input, lambda job=job: restore_file(self.restorer, job), debug=self.debug)
+                record = run_one(
+                    job.input,
+                    lambda job=job: restore_file(self.restorer, job, video=self.video_options),
+                    debug=self.debug,
+                )
             records.append(json.dumps(record))
         return {"record": records}
+
+
+def chunk_video_job(job, chunks: int, min_chunk_seconds: float) -> list[dict[str, Any]]:
+    """The key-frame-aligned chunks of a video job, each with the hidden file it writes (one chunk: [])."""
+    from facedeblur.video import key_frame_times, plan_chunks, probe_video
+
+    if chunks < 2 or job.kind != "video":
+        return []
+    try:
+        info = probe_video(job.input)
+        keys, end, _ = key_frame_times(job.input)
+    except Exception:  # noqa: BLE001 - an unreadable video fails in its actor, with its message
+        return []
+    if info.duration and info.duration < 2 * min_chunk_seconds:
+        return []
+    chunks = min(chunks, max(1, int(info.duration // min_chunk_seconds)) if info.duration else chunks)
+    plan = plan_chunks(keys, end, chunks)
+    if len(plan) < 2:
+        return []
+    out = Path(job.output)
+    return [
+        {
+            "index": c.index,
+            "start": c.start_pts,
+            "end": c.end_pts,
+            "part": str(out.parent / f".{out.stem}.chunk{c.index:03d}{out.suffix}"),
+        }
+        for c in plan
+    ]
+
+
+def join_video_chunks(job, records: list[dict[str, Any]]) -> dict[str, Any]:
+    """One video's record from its chunks' records; the chunks joined into the output (no re-encoding)."""
+    from facedeblur.batch.run import run_one
+    from facedeblur.video import join_chunks
+
+    records = sorted(records, key=lambda r: r["chunk"]["index"])
+    parts = [r["chunk"]["part"] for r in records]
+    failed = [r for r in records if r["status"] != "ok"]
+    try:
+        if failed:
+            return {k: v for k, v in failed[0].items() if k != "chunk"} | {"output": job.output}
+
+        def join() -> dict[str, Any]:
+            info = join_chunks(parts, job.output, job.input)
+            return _merged_video_record(job, records, info)
+
+        return run_one(job.input, join)
+    finally:
+        for part in parts:
+            Path(part).unlink(missing_ok=True)
+
+
+def _merged_video_record(job, records: list[dict[str, Any]], info) -> dict[str, Any]:
+    first = records[0]
+    stages: dict[str, dict[str, float]] = {}
+    for record in records:
+        for name, stage in record.get("stages", {}).items():
+            total = stages.setdefault(name, {"items": 0, "seconds": 0.0})
+            total["items"] += stage["items"]
+            total["seconds"] += stage["seconds"]
+    for stage in stages.values():
+        stage["fps"] = round(stage["items"] / stage["seconds"], 2) if stage["seconds"] > 0 else 0.0
+        stage["seconds"] = round(stage["seconds"], 3)
+    seconds = sum(float(r.get("seconds", 0.0)) for r in records)
+    record = {
+        "output": job.output,
+        "kind": "video",
+        "frames": info.frames,
+        "size": first["size"],
+        "fps": first["fps"],
+        "audio": info.has_audio,
+        "streams_copied": info.streams,
+        "rotation": info.rotation,
+        "codec": first.get("codec"),
+        "faces": sum(int(r.get("faces", 0)) for r in records),
+        "frames_with_faces": sum(int(r.get("frames_with_faces", 0)) for r in records),
+        "frames_per_second": round(info.frames / max(seconds, 1e-9), 3),
+        "stages": stages,
+        "chunks": len(records),
+        "worker_seconds": round(seconds, 3),
+    }
+    warnings = [w for r in records for w in r.get("warnings", []) if "no face found" not in w]
+    if record["frames_with_faces"] == 0:
+        warnings.append(f"{job.input}: no face found in any frame; written unchanged")
+    if warnings:
+        record["warnings"] = warnings
+    return record
 
 
 def restore_jobs_with_ray(
@@ -141,8 +251,15 @@ def restore_jobs_with_ray(
     debug: bool = False,
     files_per_batch: int = 8,
     actors: int | None = None,
+    video_options: dict[str, Any] | None = None,
+    chunks: int | None = None,
+    min_chunk_seconds: float = 10.0,
 ) -> Iterator[dict[str, Any]]:
     """Restore planned jobs with a pool of Ray Data model actors; yields each record as it is done.
+
+    A video of at least ``2 * min_chunk_seconds`` is cut into key-frame-aligned chunks (one per
+    actor, ``chunks`` at most), restored by several actors at once and joined without re-encoding
+    (:func:`facedeblur.video.join_chunks`); its record says how many ``chunks``.
 
     Actors get one GPU each when the cluster has GPUs (``actors`` defaults to the number of GPUs),
     otherwise one CPU each (``actors`` defaults to half the cluster's CPUs, at least 1, so detection
@@ -158,6 +275,10 @@ def restore_jobs_with_ray(
         debug: actors print tracebacks of unexpected errors.
         files_per_batch: files handed to an actor at once.
         actors: size of the actor pool.
+        video_options: codec, CRF and restore_video options of videos (see
+            :func:`facedeblur.batch.restore_files.restore_file`).
+        chunks: most chunks per video (default: the number of actors; 1: never cut).
+        min_chunk_seconds: shortest chunk; shorter videos are restored whole by one actor.
 
     Yields:
         One record per job, in the order they finish, with the paths as the jobs name them.
@@ -177,14 +298,23 @@ def restore_jobs_with_ray(
     gpus = int(resources.get("GPU", 0))
     if actors is None:
         actors = gpus if gpus else max(1, int(resources.get("CPU", 1)) // 2)
-    actors = max(1, min(actors, len(jobs)))
+    actors = max(1, actors)
     planned = {}
     items = []
+    chunked: dict[str, tuple[Any, list]] = {}
     for job in jobs:
         moved = RestoreJob.from_dict({k: (os.path.abspath(v) if v else v) for k, v in job.to_dict().items()})
         moved = RestoreJob(moved.input, moved.output, job.kind, moved.compare, moved.faces)
         planned[moved.input] = (job, moved)
-        items.append({"job": json.dumps(moved.to_dict())})
+        pieces = []
+        if not (skip_existing and Path(moved.output).exists()):
+            pieces = chunk_video_job(moved, actors if chunks is None else chunks, min_chunk_seconds)
+        if pieces:
+            chunked[moved.input] = (moved, [])
+            items += [{"job": json.dumps({**moved.to_dict(), "chunk": piece})} for piece in pieces]
+        else:
+            items.append({"job": json.dumps(moved.to_dict())})
+    actors = min(actors, len(items))
     dataset = ray.data.from_items(items, override_num_blocks=max(1, min(len(items), actors * 4)))
     results = dataset.map_batches(
         RestoreActor,
@@ -193,15 +323,23 @@ def restore_jobs_with_ray(
             "restorer_kwargs": restorer_kwargs,
             "skip_existing": skip_existing,
             "debug": debug,
+            "video_options": video_options,
         },
-        batch_size=files_per_batch,
+        batch_size=1 if chunked else files_per_batch,
         batch_format="numpy",
         concurrency=actors,
         num_gpus=1 if gpus else 0,
         num_cpus=0 if gpus else 1,
     )
+    pending = {name: len([i for i in items if json.loads(i["job"])["input"] == name]) for name in chunked}
     for row in results.iter_rows():
         record = json.loads(str(row["record"]))
+        if "chunk" in record:
+            moved, done = chunked[record["input"]]
+            done.append(record)
+            if len(done) < pending[record["input"]]:
+                continue
+            record = join_video_chunks(moved, done)
         yield _spelled_as_planned(record, *planned[record["input"]])
 
 
@@ -229,6 +367,9 @@ def restore_folder_with_ray(
     skip_existing: bool = False,
     files_per_batch: int = 8,
     actors: int | None = None,
+    video_options: dict[str, Any] | None = None,
+    chunks: int | None = None,
+    min_chunk_seconds: float = 10.0,
     **restorer_kwargs: Any,
 ) -> list[dict[str, Any]]:
     """Restore files and folders with Ray Data, exactly as ``facedeblur restore --ray`` does (no report file).
@@ -243,7 +384,7 @@ def restore_folder_with_ray(
         model: bundled model name, ``"default"`` or a ``.safetensors`` path.
         address: Ray cluster (see :func:`init_ray`).
         aligned, compare, save_faces, skip_existing: as the command's options.
-        files_per_batch, actors: see :func:`restore_jobs_with_ray`.
+        files_per_batch, actors, video_options, chunks, min_chunk_seconds: see :func:`restore_jobs_with_ray`.
         restorer_kwargs: :class:`facedeblur.restore.Restorer` options (device, backend, fidelity,
             only_center_face, batch_size, and the detection options detector, min_face_size,
             detection_threshold, max_side, upsample).
@@ -271,6 +412,9 @@ def restore_folder_with_ray(
             skip_existing=skip_existing,
             files_per_batch=files_per_batch,
             actors=actors,
+            video_options=video_options,
+            chunks=chunks,
+            min_chunk_seconds=min_chunk_seconds,
         )
     }
     return records + [done[job.input] for job in jobs]

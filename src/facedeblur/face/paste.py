@@ -177,3 +177,72 @@ def _back_box(matrix: np.ndarray, size: int, height: int, width: int) -> tuple[i
 
 def _union(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> tuple[int, int, int, int]:
     return min(a[0], b[0]), max(a[1], b[1]), min(a[2], b[2]), max(a[3], b[3])
+
+
+def paste_changes(
+    pixels: np.ndarray,
+    changes: list[np.ndarray],
+    matrices: list[np.ndarray],
+    weight: float = 1.0,
+    erode: float = DEFAULT_ERODE,
+    feather: float = DEFAULT_FEATHER,
+) -> np.ndarray:
+    """Add changes made to aligned crops (restored - input) back onto an 8-bit RGB frame, in place.
+
+    The same blend as ``paste_faces`` of ``input crop + change`` (feathered masks, overlapping faces
+    averaged by mask weight), computed only inside the faces' regions of the frame, so a video frame
+    costs the size of its faces, not of the frame. Pixels outside every mask keep their exact values.
+
+    Args:
+        pixels: (H, W, 3) uint8 RGB frame; modified in place and returned.
+        changes: (S, S, 3) float changes in [-1, 1], one per face.
+        matrices: (2, 3) image -> crop matrices.
+        weight: scales every change (the restorer's fidelity).
+        erode, feather: see :func:`crop_mask`.
+
+    Returns:
+        ``pixels``.
+
+    Example:
+        >>> from facedeblur.face.align import align_face, template
+        >>> frame = np.full((120, 160, 3), 100, np.uint8)
+        >>> crop, matrix = align_face(frame.astype(np.float32) / 255, template(100) + 20, 64)
+        >>> out = paste_changes(frame, [np.full_like(crop, 0.2)], [matrix])
+        >>> int(out[0, 0, 0]), int(out[70, 70, 0])
+        (100, 151)
+    """
+    if pixels.ndim != 3 or pixels.shape[2] != 3 or pixels.dtype != np.uint8:
+        raise ValueError(f"expected an (H, W, 3) uint8 frame, got {pixels.shape} {pixels.dtype}")
+    if len(changes) != len(matrices):
+        raise ValueError(f"got {len(changes)} changes but {len(matrices)} matrices")
+    height, width = pixels.shape[:2]
+    boxes = []
+    for change, matrix in zip(changes, matrices, strict=True):
+        box = _back_box(np.asarray(matrix, np.float64), np.asarray(change).shape[0], height, width)
+        boxes.append(box)
+    covered = None
+    for box in boxes:
+        if box is not None:
+            covered = box if covered is None else _union(covered, box)
+    if covered is None:
+        return pixels
+    y0, y1, x0, x1 = covered
+    weighted = np.zeros((y1 - y0, x1 - x0, 3), np.float32)
+    total = np.zeros((y1 - y0, x1 - x0), np.float32)
+    for change, matrix, box in zip(changes, matrices, boxes, strict=True):
+        if box is None:
+            continue
+        change = np.asarray(change, np.float32)
+        to_region = invert_affine(matrix).copy()
+        to_region[:, 2] -= (x0, y0)
+        mask = crop_mask(change.shape[0], erode, feather)
+        back = warp_image(change, to_region, (y1 - y0, x1 - x0), border="constant")
+        mask_back = np.clip(warp_image(mask, to_region, (y1 - y0, x1 - x0), border="constant"), 0.0, 1.0)
+        weighted += back * mask_back[:, :, None]
+        total += mask_back
+    alpha = np.minimum(total, 1.0) / np.maximum(total, 1e-12)
+    delta = weighted * (alpha * (255.0 * float(weight)))[:, :, None]
+    region = pixels[y0:y1, x0:x1]
+    new = np.clip(region.astype(np.float32) + delta, 0, 255) + 0.5
+    pixels[y0:y1, x0:x1] = np.where((total > 0)[:, :, None], new.astype(np.uint8), region)
+    return pixels

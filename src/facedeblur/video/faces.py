@@ -1,0 +1,262 @@
+"""The face stages of restoring a video: find and align, restore (batched across frames), paste.
+
+:class:`FaceStages` turns a face model into three :class:`~facedeblur.video.pipeline.Stage` s for
+:func:`facedeblur.video.transcode.transcode_video`:
+
+1. ``find`` (one frame at a time, in order): faces followed by :class:`~facedeblur.video.track.FaceFollower`
+   (detector on key frames, landmark tracking between), each aligned to the model's template;
+2. ``model`` (several frames at once): one forward pass over the faces of every frame waiting, the
+   change it makes (output - input) smoothed over time per track
+   (:class:`~facedeblur.video.temporal.ResidualSmoother`);
+3. ``paste``: the changes warped back into their face regions only (the rest of the frame is not
+   touched, not even converted).
+
+With decoding and encoding in their own threads the model never waits for the codecs. The stages
+only need the model's ``face_size``, ``template`` and ``__call__`` (the
+:class:`facedeblur.restore.FaceModel` protocol) and two callables for detection and landmarks.
+
+Example:
+    >>> import numpy as np
+    >>> class Identity:
+    ...     face_size, template = 32, np.array([[22, 12], [18, 12], [8, 12], [12, 12], [15, 20]], np.float32)
+    ...     def __call__(self, batch): return batch
+    >>> stages = FaceStages(Identity(), detect=lambda rgb: [], fit=None, fps=25)
+    >>> [s.name for s in stages.stages()]
+    ['find', 'model', 'paste']
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from facedeblur.video.decode import Frame
+from facedeblur.video.pipeline import Stage
+from facedeblur.video.temporal import (
+    DEFAULT_SMOOTHED,
+    DEFAULT_WEIGHT,
+    ChangeSmoother,
+    FaceMotion,
+    dense_flow,
+    gray,
+    warp,
+)
+from facedeblur.video.track import FaceFollower
+
+DEFAULT_FRAMES_PER_BATCH = 8
+DEFAULT_MODEL_INTERVAL = 4
+# Between two runs of the model on a face, its change is carried along the face's motion only while the
+# face stays what the model saw: mean |crop - crop at the last run, moved along the flow| below this
+# many 8-bit levels (a talking head sitting still differs by 0.3-0.7 levels, camera noise included;
+# motion blur that changes, a turn or a word by several).
+MAX_DRIFT = 0.75
+
+
+@dataclass
+class FaceStageStats:
+    """Per-frame face counts and seconds spent in the face steps (detect/track, align, model, smooth, paste)."""
+
+    faces_per_frame: list[int] = field(default_factory=list)
+    seconds: dict[str, float] = field(
+        default_factory=lambda: {"track": 0.0, "align": 0.0, "model": 0.0, "smooth": 0.0, "paste": 0.0}
+    )
+    batches: int = 0
+    model_faces: int = 0
+    carried_faces: int = 0
+
+    def add(self, name: str, start: float) -> None:
+        self.seconds[name] += time.perf_counter() - start
+
+
+def align_crop(rgb: np.ndarray, matrix: np.ndarray, size: int) -> np.ndarray:
+    """The aligned (size, size, 3) float32 crop of an 8-bit frame; only the face's region is converted.
+
+    Example:
+        >>> frame = np.full((64, 64, 3), 255, np.uint8)
+        >>> round(float(align_crop(frame, np.array([[0.5, 0, 0], [0, 0.5, 0]]), 16).max()), 4)
+        1.0
+    """
+    from facedeblur.face.align import invert_affine, warp_image
+
+    height, width = rgb.shape[:2]
+    inverse = invert_affine(matrix)
+    corners = np.array([[-1, -1], [size, -1], [-1, size], [size, size]], np.float64)
+    points = corners @ inverse[:, :2].T + inverse[:, 2]
+    pad = 4 + 2 / max(float(np.sqrt(abs(np.linalg.det(np.asarray(matrix)[:, :2])))), 1e-6)
+    x0 = int(np.clip(np.floor(points[:, 0].min() - pad), 0, width - 1))
+    y0 = int(np.clip(np.floor(points[:, 1].min() - pad), 0, height - 1))
+    x1 = int(np.clip(np.ceil(points[:, 0].max() + pad) + 1, x0 + 1, width))
+    y1 = int(np.clip(np.ceil(points[:, 1].max() + pad) + 1, y0 + 1, height))
+    region = rgb[y0:y1, x0:x1].astype(np.float32) * (1.0 / 255.0)
+    shifted = np.asarray(matrix, np.float64).copy()
+    shifted[:, 2] += shifted[:, :2] @ np.array([x0, y0], np.float64)
+    # the region is the frame cut at (x0, y0); "reflect" then mirrors at the cut as at the frame's edge
+    return warp_image(region, shifted, (size, size))
+
+
+def drift(seen: np.ndarray, current: np.ndarray, margin: float = 0.1) -> float:
+    """Mean |current - seen moved along the flow| inside the crop (``margin`` of each side left out).
+
+    Example:
+        >>> a = np.full((32, 32), 0.5, np.float32)
+        >>> drift(a, a), round(drift(a, a + 0.01), 3)
+        (0.0, 0.01)
+    """
+    flow = dense_flow(seen, current)
+    error = np.abs(warp(seen, flow) - current)
+    cut = int(round(margin * error.shape[0]))
+    return float(error[cut : error.shape[0] - cut, cut : error.shape[1] - cut].mean())
+
+
+class FaceStages:
+    """The find -> model -> paste stages of a video restoration (see the module docstring).
+
+    Args:
+        model: a face model: ``face_size``, ``template`` ((5, 2) landmarks at that size) and
+            ``__call__`` on (N, 3, S, S) float32 batches.
+        detect: ``detect(rgb) -> faces`` (``box``, ``landmarks5``, ``score``) for key frames.
+        fit: ``fit(rgb, box) -> (5, 2)`` landmarks for the frames between (None: detect every frame).
+        fps: the video's frame rate.
+        fidelity: 0 (input unchanged, no model run) to 1 (the full change).
+        smoothing: weight of the temporal smoothing (0: off).
+        smooth: what is smoothed over time, ``"change"`` or ``"face"`` (see
+            :class:`~facedeblur.video.temporal.ChangeSmoother`).
+        key_interval: frames between two detector runs.
+        frames_per_batch: frames whose faces share one forward pass.
+        model_interval: the model runs on each face at least every this many frames; in the frames
+            between, while the face stays what the model last saw (see :data:`MAX_DRIFT`), its change
+            is carried along the face's motion (1: the model on every frame).
+        tracking: keyword arguments of :class:`facedeblur.face.tracking.FaceTracker`.
+    """
+
+    def __init__(
+        self,
+        model,
+        detect: Callable[[np.ndarray], list],
+        fit: Callable[[np.ndarray, tuple], np.ndarray] | None,
+        fps: float = 25.0,
+        *,
+        fidelity: float = 1.0,
+        smoothing: float = DEFAULT_WEIGHT,
+        smooth: str = DEFAULT_SMOOTHED,
+        key_interval: int = 12,
+        frames_per_batch: int = DEFAULT_FRAMES_PER_BATCH,
+        model_interval: int = DEFAULT_MODEL_INTERVAL,
+        tracking: dict | None = None,
+    ) -> None:
+        if frames_per_batch < 1 or model_interval < 1:
+            raise ValueError(
+                f"frames_per_batch and model_interval must be >= 1, got {frames_per_batch}, {model_interval}"
+            )
+        self.model = model
+        self.size = int(model.face_size)
+        self.template = np.asarray(model.template, np.float32)
+        self.fidelity = float(fidelity)
+        self.follower = FaceFollower(detect, fit, fps, key_interval=key_interval, smoothing=tracking)
+        self.motion = FaceMotion()
+        self.smoother = ChangeSmoother(weight=smoothing, of=smooth)
+        self.frames_per_batch = int(frames_per_batch)
+        self.model_interval = int(model_interval)
+        self._since_model: dict[int, int] = {}
+        self._seen: dict[int, np.ndarray] = {}  # per track: the grey crop the model last ran on
+        self.stats = FaceStageStats()
+
+    def stages(self) -> list[Stage]:
+        return [
+            Stage("find", self.find),
+            Stage("model", self.restore, batch=self.frames_per_batch),
+            Stage("paste", self.paste),
+        ]
+
+    def find(self, frame: Frame) -> Frame:
+        from facedeblur.face.align import similarity_matrix
+
+        start = time.perf_counter()
+        faces = self.follower.update(frame.rgb)
+        self.stats.add("track", start)
+        start = time.perf_counter()
+        matrices = [similarity_matrix(np.asarray(f.landmarks5, np.float32), self.template) for f in faces]
+        frame.data["faces"] = faces
+        frame.data["matrices"] = matrices
+        self.stats.faces_per_frame.append(len(faces))
+        if self.fidelity > 0:
+            frame.data["crops"] = [align_crop(frame.rgb, m, self.size) for m in matrices]
+        self.stats.add("align", start)
+        if self.fidelity > 0:
+            start = time.perf_counter()
+            frame.data["motion"], frame.data["run"] = [], []
+            for face, crop in zip(faces, frame.data["crops"], strict=True):
+                motion = self.motion(face.track_id, crop)
+                since = self._since_model.get(face.track_id)
+                run = since is None or since + 1 >= self.model_interval or motion.flow is None
+                luma = gray(crop)
+                if not run:
+                    run = drift(self._seen[face.track_id], luma) > MAX_DRIFT / 255.0
+                if run:
+                    self._seen[face.track_id] = luma
+                self._since_model[face.track_id] = 0 if run else since + 1
+                frame.data["motion"].append(motion)
+                frame.data["run"].append(run)
+            live = {f.track_id for f in faces}
+            self.motion.keep(live)
+            for store in (self._since_model, self._seen):
+                for track_id in [t for t in store if t not in live]:
+                    del store[track_id]
+            self.stats.add("smooth", start)
+        return frame
+
+    def restore(self, frames: list[Frame]) -> list[Frame]:
+        crops = [
+            crop
+            for frame in frames
+            for crop, run in zip(frame.data.get("crops", []), frame.data.get("run", []), strict=True)
+            if run
+        ]
+        restored = None
+        if crops:
+            start = time.perf_counter()
+            batch = np.ascontiguousarray(np.stack(crops).transpose(0, 3, 1, 2), dtype=np.float32)
+            restored = np.asarray(self.model(batch)).transpose(0, 2, 3, 1)
+            self.stats.add("model", start)
+            self.stats.batches += 1
+            self.stats.model_faces += len(crops)
+        start = time.perf_counter()
+        i = 0
+        live: set[int] = set()
+        for frame in frames:
+            if "crops" not in frame.data:
+                continue
+            changes = []
+            for face, crop, motion, run in zip(
+                frame.data["faces"], frame.data["crops"], frame.data["motion"], frame.data["run"], strict=True
+            ):
+                change = None
+                if run:
+                    change = restored[i] - crop
+                    i += 1
+                else:
+                    self.stats.carried_faces += 1
+                changes.append(self.smoother(face.track_id, motion, change, crop))
+                live.add(face.track_id)
+            frame.data["changes"] = changes
+        if any("crops" in frame.data for frame in frames):
+            self.smoother.keep(live)
+        self.stats.add("smooth", start)
+        return frames
+
+    def paste(self, frame: Frame) -> Frame:
+        from facedeblur.face.paste import paste_changes
+
+        changes = frame.data.pop("changes", None)
+        if changes:
+            start = time.perf_counter()
+            frame.rgb = paste_changes(
+                np.array(frame.rgb, copy=True), changes, frame.data["matrices"], weight=self.fidelity
+            )
+            self.stats.add("paste", start)
+        for key in ("crops", "motion", "run"):
+            frame.data.pop(key, None)
+        return frame
