@@ -67,7 +67,7 @@ def test_evaluate_video_and_the_video_benchmark(tmp_path, face_clip, capsys):
     bench = tmp_path / "bench"
     code = main(
         ["benchmark", "--protocol", "video", "--source", str(clip), "--models", "blurred", str(model)]
-        + ["-o", str(bench), "--seconds", "0.5", "--quiet"]
+        + ["-o", str(bench), "--seconds", "0.5"]
     )
     assert code == 0
     rows = json.loads((bench / "video.json").read_text())

@@ -53,7 +53,6 @@ def register(subparsers) -> None:
     parser.add_argument(
         "--seconds", type=float, default=2.0, help="video protocol: seconds restored per clip (default: %(default)s)"
     )
-    parser.add_argument("--quiet", action="store_true", help="no progress display")
     parser.add_argument("--grid-faces", type=int, default=4, help="faces in the comparison grid (default: %(default)s)")
     parser.add_argument("--batch-size", type=int, default=16, help="faces per model call (default: %(default)s)")
     parser.add_argument("--device", default="cpu", help="torch device for models (default: %(default)s)")
@@ -138,6 +137,8 @@ def _run_video(args: argparse.Namespace) -> int:
     if unsupported:
         raise UserError(f"the video protocol has no true kernels: {', '.join(unsupported)} cannot run on it")
     out = Path(args.output)
-    run_video_benchmark(videos, out, methods, seconds=args.seconds, device=args.device, progress=not args.quiet)
+    run_video_benchmark(
+        videos, out, methods, seconds=args.seconds, device=args.device, progress=not getattr(args, "quiet", False)
+    )
     print((out / "video.md").read_text(encoding="utf-8"))
     return 0
