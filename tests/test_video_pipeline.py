@@ -38,7 +38,9 @@ def test_stages_keep_order_batch_what_waits_and_bound_memory():
     stats = run_stages(source(), [Stage("a", lambda x: x + 1), Stage("b", batch, batch=8)], slow_sink, depth=4)
     assert out == [(i + 1) * 10 for i in range(200)]
     assert max(sizes) <= 8 and sum(sizes) == 200
-    assert live["most"] <= 4 * 3 + 8 + 4  # queues and one batch in flight: constant, whatever the length
+    # queues, a batch being gathered and its results being handed on, one item in each thread's hands:
+    # constant, whatever the length (200 items here)
+    assert live["most"] <= 4 * 3 + 2 * 8 + 4
     assert [stats[k].items for k in ("decode", "a", "b", "encode")] == [200] * 4
 
 
