@@ -244,3 +244,24 @@ def test_batch_core_docstring_examples_run():
 
     for module in (facedeblur.errors, facedeblur.config):
         assert doctest.testmod(module).failed == 0, module.__name__
+
+
+def test_evaluate_refuses_to_write_into_the_pairs_and_scores_the_rest_of_bad_pairs(tmp_path, capsys):
+    faces = tmp_path / "faces"
+    _photos(faces, 3)
+    pairs = tmp_path / "pairs"
+    assert main(["degrade", "images", str(faces), "-o", str(pairs), "--quiet"]) == 0
+    before = _hashes(pairs)
+    base = ["evaluate", "--pairs", str(pairs), "-m", "blurred", "--metrics", "psnr", "--quiet"]
+    for extra in (["--save-images", str(pairs / "blurred")], ["-o", str(pairs / "gt")]):
+        assert main([*base, *extra]) == 2
+        assert "is the input folder" in capsys.readouterr().err
+        assert _hashes(pairs) == before
+    write_image(pairs / "blurred" / "tiny.png", canvas(3, 3))  # scored alone, not with the others
+    write_image(pairs / "gt" / "tiny.png", canvas(3, 5))  # its sizes differ: that pair fails
+    assert main([*base, "-o", str(tmp_path / "scores"), "--save-images", str(tmp_path / "restored")]) == 1
+    err = capsys.readouterr().err
+    assert "tiny.png" in err and "Traceback" not in err
+    summary = json.loads((tmp_path / "scores" / "summary.json").read_text())
+    assert summary["means"]["count"] == 3 and [f["name"] for f in summary["failures"]] == ["tiny"]
+    assert sorted(p.name for p in (tmp_path / "restored").iterdir()) == ["p0.png", "p1.png", "p2.png"]

@@ -131,7 +131,7 @@ def test_video_pairs_dataset(tmp_path):
     texture = (rng.random((8, 12, 3)) * 255).astype(np.uint8).repeat(4, 0).repeat(4, 1)
     write_video(tmp_path / "clip.mp4", [np.roll(texture, 2 * i, axis=1) for i in range(20)], fps=25)
     out = tmp_path / "vp"
-    cmd = ["degrade", "video", str(tmp_path), "-o", str(out), "--frames", "3,5", "--stride", "3"]
+    cmd = ["degrade", "video", str(tmp_path / "clip.mp4"), "-o", str(out), "--frames", "3,5", "--stride", "3"]
     assert main([*cmd, "--psnr-range", "5:60", "--min-motion", "0.5", "--no-progress"]) == 0
     ds = VideoPairs(out, crop=16)
     assert len(ds) >= 4
@@ -139,5 +139,5 @@ def test_video_pairs_dataset(tmp_path):
     assert sample["lq"].shape == (3, 16, 16) and sample["video"] == "clip.mp4" and sample["frames"] in (3, 5)
     only5 = VideoPairs(out, min_frames=5)
     assert all(m["frames"] == 5 for m in only5.meta) and len(only5) < len(ds)
-    records = json.loads((out / "report.json").read_text())["videos"]["clip.mp4"]["records"]
+    records = json.loads((out / "report.json").read_text())["files"][0]["records"]
     assert sum(r["accepted"] for r in records) == len(ds)

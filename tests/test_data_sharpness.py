@@ -100,7 +100,7 @@ def test_parse_labels_delegates_to_face_parsing(tmp_path, monkeypatch):
 
     def fake(in_dir, out_dir, size=128, **kwargs):
         calls.update(in_dir=in_dir, out_dir=out_dir, size=size, **kwargs)
-        return {"images": 2, "written": 2, "failed": []}
+        return {"summary": {"files": 2, "labelled": 2, "failed": 0}, "stopped": None}
 
     monkeypatch.setattr(parsing, "precompute_parse_labels", fake)
     root = make_folder(tmp_path / "faces")

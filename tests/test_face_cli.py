@@ -48,7 +48,7 @@ def test_faces_command_writes_crops_json_and_overlay(photos, tmp_path, capsys):
     err = capsys.readouterr().err
     assert "empty.png: no face found" in err
     report = json.loads((out / "faces_report.json").read_text())
-    assert report["failed"] == [] and [r["faces"] for r in report["done"]] == [2, 0]
+    assert report["failures"] == [] and [r["faces"] for r in report["files"]] == [2, 0]
 
 
 def test_bad_files_are_reported_and_the_batch_continues(photos, tmp_path, capsys):
@@ -58,7 +58,7 @@ def test_bad_files_are_reported_and_the_batch_continues(photos, tmp_path, capsys
     err = capsys.readouterr().err
     assert "truncated.jpg" in err and "1 of 5 image(s) failed" in err
     report = json.loads((out / "faces_report.json").read_text())
-    assert len(report["done"]) == 4 and report["failed"][0]["file"].endswith("truncated.jpg")
+    assert report["summary"]["ok"] == 4 and report["failures"][0]["input"].endswith("truncated.jpg")
     gray = read_image(out / "gray16_face0.png")
     assert gray.shape == (96, 96, 1) and gray.dtype == np.uint16  # type survives
     alpha = read_image(out / "alpha_face0.png")
@@ -83,3 +83,23 @@ def test_bad_options_are_user_errors(photos, tmp_path, capsys):
     assert main(["faces", str(photos / "group.jpg"), "-o", str(tmp_path), "--size", "2"]) == 2
     assert "--size" in capsys.readouterr().err
     assert main(["faces", str(tmp_path / "nothing"), "-o", str(tmp_path / "o"), "--quiet"]) == 1
+
+
+def test_faces_refuses_to_write_into_the_input_folder(photos, tmp_path, capsys):
+    import hashlib
+    import shutil
+
+    folder = tmp_path / "in"
+    shutil.copytree(photos, folder)
+    (folder / "group_face0.png").write_bytes((folder / "group.jpg").read_bytes())  # named like a crop
+    before = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in folder.iterdir()}
+    assert main(["faces", str(folder), "-o", str(folder), "--quiet"]) == 2
+    assert "is the input folder" in capsys.readouterr().err
+    # a crop that would replace an input named directly is refused for that file, the rest goes on
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "group_face1.png").write_bytes((folder / "group.jpg").read_bytes())
+    code = main(["faces", str(folder / "group.jpg"), str(out / "group_face1.png"), "-o", str(out), "--quiet"])
+    assert code == 1 and "would overwrite the input" in capsys.readouterr().err
+    assert (out / "group_face1.png").read_bytes() == (folder / "group.jpg").read_bytes()
+    assert before == {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in folder.iterdir()}

@@ -95,15 +95,19 @@ def test_precompute_parse_labels_reports_every_case(utkface_val, tmp_path):
     write_bytes_atomic(src / "broken.jpg", b"\xff\xd8\xff\xe0 not really a jpeg")
     out = tmp_path / "labels"
     report = precompute_parse_labels(src, out, size=64, progress=False)
-    assert report["images"] == 5 and report["labelled"] == 3
-    assert report["no_face"] == ["blank.png"]
-    assert [f["file"] for f in report["failed"]] == ["broken.jpg"] and "broken.jpg" in report["failed"][0]["error"]
-    assert json.loads((out / REPORT_NAME).read_text())["labelled"] == 3
+    summary = report["summary"]
+    assert summary["files"] == 5 and summary["labelled"] == 3 and summary["no_face"] == 1
+    assert [r["input"].rsplit("/", 1)[-1] for r in report["files"] if r.get("no_face")] == ["blank.png"]
+    assert [f["input"].rsplit("/", 1)[-1] for f in report["failures"]] == ["broken.jpg"]
+    assert "broken.jpg" in report["failures"][0]["error"]
+    assert json.loads((out / REPORT_NAME).read_text())["summary"]["labelled"] == 3
     labels = read_image(out / "sub" / (names[1].rsplit(".", 1)[0] + ".png"))
     assert labels.shape == (64, 64, 1) and labels.dtype == np.uint8 and 0 < labels.max() < 10
     assert (out / "gray16.png").is_file()
     assert report["class_fraction_mean"]["skin"] > 0.3
     again = precompute_parse_labels(src, out, size=64, progress=False)  # resumes: keeps finished labels
-    assert again["kept_existing"] == 3 and again["labelled"] == 0
+    assert again["summary"]["kept_existing"] == 3 and again["summary"]["labelled"] == 0
+    with pytest.raises(UserError, match="inside the input folder"):
+        precompute_parse_labels(src, src / "labels")
     with pytest.raises(UserError, match="not a folder"):
         precompute_parse_labels(tmp_path / "missing", out)

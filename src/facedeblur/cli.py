@@ -90,6 +90,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     args.debug = bool(getattr(args, "debug", False) or os.environ.get("FACEDEBLUR_DEBUG"))
+    for stream in (sys.stdout, sys.stderr):  # file names that are not UTF-8 print escaped, never crash
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
     command = " ".join(x for x in (args.command, *_nested_commands(args)) if x)
     previous = _catch_sigterm()
     try:

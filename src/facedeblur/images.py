@@ -663,6 +663,7 @@ def to_uint8(image: np.ndarray) -> np.ndarray:
         >>> to_uint8(np.array([-1.0, 0.5, 1.0, np.nan])).tolist()
         [0, 128, 255, 0]
     """
-    return (np.clip(np.nan_to_num(np.asarray(image, dtype=np.float32), nan=0.0), 0.0, 1.0) * 255.0 + 0.5).astype(
-        np.uint8
-    )
+    image = np.asarray(image)
+    if not np.issubdtype(image.dtype, np.floating):
+        image = image.astype(np.float32)
+    return (np.clip(np.nan_to_num(image, nan=0.0), 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)

@@ -36,7 +36,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from facedeblur.images import PixelFormat, from_float_rgb, to_float_rgb
+from facedeblur.images import PixelFormat, from_float_rgb, to_float_rgb, to_uint8
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
 
@@ -151,7 +151,8 @@ def load_face_model(
     """Load a :class:`FaceModel` by bundled name, ``"default"`` or weights path, with a backend.
 
     Raises:
-        UserError: unknown model name (the message lists the bundled ones) or backend.
+        UserError: unknown model name (the message lists the bundled ones) or backend, or a component
+            network (e.g. ``parsenet``) that is not a face restorer.
     """
     from facedeblur.errors import UserError
     from facedeblur.models.hub import resolve_model
@@ -165,7 +166,27 @@ def load_face_model(
         path = resolve_model(None if model is None else str(model))
     module_name, attr = BACKENDS[backend].split(":")
     loader = getattr(importlib.import_module(module_name), attr)
-    return loader(path, device=device, batch_size=batch_size)
+    face_model = loader(path, device=device, batch_size=batch_size)
+    refuse_components(getattr(face_model, "metadata", None), model)
+    return face_model
+
+
+def refuse_components(meta, model: Any) -> None:
+    """Refuse weights of a component network (e.g. PSFR-GAN's face parser) given as a face restorer.
+
+    Raises:
+        UserError: naming the model, what it is, and the restorers that are bundled.
+    """
+    from facedeblur.errors import UserError
+    from facedeblur.models.hub import COMPONENT_ARCHITECTURES, bundled_catalogue
+
+    architecture = getattr(meta, "architecture", None)
+    if architecture in COMPONENT_ARCHITECTURES:
+        restorers = ", ".join(e.name for e in bundled_catalogue() if e.architecture and not e.component)
+        raise UserError(
+            f"--model {model}: a {architecture} network is a component of another model (a face parser), "
+            f"not a face restorer; use one of {restorers or 'your own .safetensors models'}"
+        )
 
 
 @dataclass
@@ -335,7 +356,7 @@ class Restorer:
         return self._detect_rgb(rgb)[0]
 
     def _detect_rgb(self, rgb: np.ndarray) -> tuple[list, list, dict]:
-        return self._detect_uint8((np.clip(rgb, 0, 1) * 255 + 0.5).astype(np.uint8))
+        return self._detect_uint8(to_uint8(rgb))
 
     def _detect_uint8(self, image: np.ndarray, min_face_size: float | None = None) -> tuple[list, list, dict]:
         """(faces to restore, faces skipped as smaller than ``min_face_size``, the search report)."""

@@ -98,6 +98,7 @@ class BatchResult:
     failed: int = 0
     stopped: str | None = None
     report_error: str | None = None
+    said: bool = False  # the stop was already printed
 
     @property
     def exit_code(self) -> int:
@@ -168,16 +169,14 @@ def run_batch(
             fatal = record.pop("fatal", False)
             report.add(record)
             if record["status"] == "failed":
-                say(record["error"])
-                if fatal:
-                    result.stopped = f"stopped: {record['error']}"
-                elif not skip_bad:
-                    result.stopped = "stopped at the first failure (--no-skip-bad)"
-                if result.stopped:
+                if fatal or not skip_bad:
                     left = len(jobs) - done
-                    if left:
-                        result.stopped += f"; {left} file(s) not processed"
+                    why = "stopped" if fatal else "stopped by --no-skip-bad"
+                    result.stopped = f"{why}: {record['error']}" + (f"; {left} file(s) not processed" if left else "")
+                    say(result.stopped)
+                    result.said = True
                     break
+                say(record["error"])
     except KeyboardInterrupt:
         result.stopped = f"interrupted; {len(jobs) - done} file(s) not processed"
         raise
@@ -195,7 +194,7 @@ def finish_batch(report, result: BatchResult, say: Callable[[str], None]) -> Bat
     except OSError as err:
         result.report = report.build()
         result.report_error = f"the report could not be written: {describe_os_error(err, report.path)}"
-    if result.stopped:
+    if result.stopped and not result.said:
         say(result.stopped)
     if result.report_error:
         say(result.report_error)

@@ -1,13 +1,10 @@
-"""Subcommands of the ``facedeblur`` CLI; each module imports only the standard library at top level."""
+"""Subcommands of the ``facedeblur`` CLI; each module imports only the standard library at top level.
 
-import argparse
+:mod:`facedeblur.commands.grammar` holds the options they share (``--quiet``, ``--set``, ``--device``,
+``--skip-bad``, ``--model``) and :func:`~facedeblur.commands.grammar.add_command`, which gives every
+sub-command its examples section.
+"""
 
+from facedeblur.commands.grammar import add_skip_bad_argument
 
-def add_skip_bad_argument(parser: argparse.ArgumentParser, noun: str = "files") -> None:
-    """``--skip-bad/--no-skip-bad``: batch commands go on past unreadable inputs unless told to stop."""
-    parser.add_argument(
-        "--skip-bad",
-        action=argparse.BooleanOptionalAction,
-        default=True,
-        help=f"go on past unreadable {noun} and list them at the end (default); --no-skip-bad stops at the first",
-    )
+__all__ = ["add_skip_bad_argument"]

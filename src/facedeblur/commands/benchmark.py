@@ -6,13 +6,27 @@ import argparse
 import os
 import sys
 
+from facedeblur.commands.grammar import (
+    add_command,
+    add_device_argument,
+    add_quiet_argument,
+    add_set_argument,
+    model_names_help,
+)
+
 PROTOCOL_NAMES = ("mspl", "frames", "blind", "video")
 
 
 def register(subparsers) -> None:
-    parser = subparsers.add_parser(
+    parser = add_command(
+        subparsers,
         "benchmark",
         help="run a public protocol on the baselines and models; write tables, plots and grids",
+        examples=[
+            ("benchmark -p mspl -o runs/benchmarks/mspl", "every baseline and bundled model"),
+            ("benchmark -p frames -o bench/ --models blurred chrysos --metrics fast", "two methods, fast metrics"),
+            ("benchmark -p mspl -o bench/ --set faces=20", "a smaller protocol"),
+        ],
         description=(
             "Benchmark on one of the public protocols with fixed seeds: 'mspl' (MSPL-like: validation faces x "
             "camera-shake kernels of sizes 13..27 px + noise 4/255), 'frames' (real motion blur by averaging 7, 9, "
@@ -23,13 +37,15 @@ def register(subparsers) -> None:
             "PSNR plots by group and by model, and a comparison grid (input | each method | ground truth)."
         ),
     )
-    parser.add_argument("--protocol", "-p", choices=PROTOCOL_NAMES, default="mspl", help="(default: %(default)s)")
+    parser.add_argument(
+        "--protocol", "-p", choices=PROTOCOL_NAMES, default="mspl", help="the protocol (default: %(default)s)"
+    )
     parser.add_argument(
         "--models",
         nargs="+",
         metavar="M",
-        help="methods to compare: baselines (blurred, wiener, "
-        "richardson-lucy), bundled names or .safetensors paths (default: baselines + every bundled model)",
+        help="methods to compare: baselines (blurred, wiener, richardson-lucy), bundled names or .safetensors "
+        f"paths (default: baselines + every bundled model; {model_names_help()})",
     )
     parser.add_argument("--output", "-o", required=True, help="report folder")
     parser.add_argument("--pairs", help="pairs folder to use or create (default: OUTPUT/pairs)")
@@ -38,14 +54,7 @@ def register(subparsers) -> None:
         help="protocol source data: aligned faces (mspl, blind) or videos (frames) "
         "(default: utkface/val or videos/ under $FACEDEBLUR_SHARED_DATA or ../shared/data)",
     )
-    parser.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="protocol setting, e.g. faces=80 or kernels_per_size=10 (repeatable)",
-    )
+    add_set_argument(parser, "protocol setting", "faces=80 kernels_per_size=10", dest="overrides")
     parser.add_argument(
         "--metrics", default="all", help="comma-separated metrics, 'all' or 'fast' (default: %(default)s)"
     )
@@ -55,13 +64,14 @@ def register(subparsers) -> None:
     )
     parser.add_argument("--grid-faces", type=int, default=4, help="faces in the comparison grid (default: %(default)s)")
     parser.add_argument("--batch-size", type=int, default=16, help="faces per model call (default: %(default)s)")
-    parser.add_argument("--device", default="cpu", help="torch device for models (default: %(default)s)")
+    add_device_argument(parser, "the models")
     parser.add_argument(
         "--no-reuse",
         action="store_true",
         help="re-score every method (by default scores cached in OUTPUT/cache/ for the same pairs, weights "
         "file and metrics are reused, so adding a model only evaluates that model)",
     )
+    add_quiet_argument(parser)
     parser.set_defaults(handler=_run)
 
 
@@ -77,6 +87,7 @@ def _run(args: argparse.Namespace) -> int:
     from facedeblur.errors import UserError
     from facedeblur.eval.benchmark import default_methods, run_benchmark
     from facedeblur.eval.protocols import default_source, make_protocol, protocol_config
+    from facedeblur.restore import resolve_device
 
     if args.batch_size < 1 or args.grid_faces < 0:
         raise UserError("--batch-size must be >= 1 and --grid-faces >= 0")
@@ -90,7 +101,8 @@ def _run(args: argparse.Namespace) -> int:
     except (ConfigError, ValueError) as err:
         raise UserError(f"--set: {err}") from err
     source = Path(args.source) if args.source else default_source(args.protocol, _shared_data())
-    interactive = sys.stderr.isatty()
+    interactive = sys.stderr.isatty() and not args.quiet
+    device = resolve_device(args.device)
     record = make_protocol(args.protocol, source, pairs_dir, config, progress=interactive)
     print(f"protocol {args.protocol}: {record['pairs']} pairs in {pairs_dir}", file=sys.stderr)
     methods = args.models or default_methods()
@@ -103,7 +115,7 @@ def _run(args: argparse.Namespace) -> int:
         speed=not args.no_speed,
         grid_faces=args.grid_faces,
         batch_size=args.batch_size,
-        device=args.device,
+        device=device,
         progress=interactive,
         reuse=not args.no_reuse,
     )

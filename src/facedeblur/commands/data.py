@@ -7,42 +7,77 @@ import json
 import sys
 from pathlib import Path
 
-from facedeblur.commands import add_skip_bad_argument
+from facedeblur.commands.grammar import add_command, add_quiet_argument, add_skip_bad_argument
 from facedeblur.errors import UserError
 
 
 def register(subparsers) -> None:
-    parser = subparsers.add_parser("data", help="curate and inspect training data")
-    sub = parser.add_subparsers(dest="data_command", metavar="{curate,inspect,parse-labels}")
+    parser = add_command(
+        subparsers,
+        "data",
+        help="curate and inspect training data",
+        description="Curate ground truths by sharpness, inspect face and pair folders, precompute parsing labels.",
+        examples=[
+            ("data curate faces/ --list 20", "the 20 blurriest faces"),
+            ("data inspect pairs/ --check", "count and decode every pair"),
+            ("data parse-labels faces/ -o labels/", "PSFR-GAN parsing maps"),
+        ],
+    )
+    sub = parser.add_subparsers(dest="data_command", metavar="{curate,inspect,parse-labels}", help="what to do")
     parser.set_defaults(handler=lambda args: (parser.print_help(), 2)[1])
 
-    c = sub.add_parser("curate", help="score ground-truth sharpness; list or drop the blurriest")
+    c = add_command(
+        sub,
+        "curate",
+        help="score ground-truth sharpness; list or drop the blurriest",
+        examples=[
+            ("data curate faces/ --list 20", "print the 20 blurriest faces"),
+            ("data curate faces/ --threshold 50 --keep-list keep.txt --report scores.json", "keep the sharp ones"),
+            ("data curate faces/ --threshold 50 --move-rejected rejected/", "move the blurry ones out"),
+        ],
+    )
     c.add_argument("folder", help="folder of sharp faces (searched recursively)")
-    c.add_argument("--metric", choices=["laplacian", "crete"], default="laplacian", help="score used to select")
+    c.add_argument(
+        "--metric", choices=["laplacian", "crete"], default="laplacian", help="score used to select (default laplacian)"
+    )
     c.add_argument("--threshold", type=float, default=None, help="faces scoring below are rejected")
     c.add_argument("--size", type=int, default=128, help="score faces resized to SIZE px, the training size (0: as is)")
     c.add_argument("--list", type=int, default=0, metavar="N", help="print the N blurriest faces")
-    c.add_argument("--report", default=None, help="write all scores and the summary to this JSON")
-    c.add_argument("--keep-list", default=None, help="write the paths that pass --threshold to this file")
+    c.add_argument("--report", default=None, metavar="JSON", help="write all scores and the summary to this JSON")
+    c.add_argument(
+        "--keep-list", default=None, metavar="TXT", help="write the paths that pass --threshold to this file"
+    )
     c.add_argument("--move-rejected", default=None, metavar="DIR", help="move faces below --threshold into DIR")
     c.add_argument("--limit", type=int, default=None, help="first N images only")
     add_skip_bad_argument(c, "files")
-    c.add_argument("--no-progress", action="store_true")
+    add_quiet_argument(c)
     c.set_defaults(handler=_run_curate)
 
-    i = sub.add_parser("inspect", help="summarise a folder of faces or of pairs (blurred/ + gt/)")
-    i.add_argument("folder")
+    i = add_command(
+        sub,
+        "inspect",
+        help="summarise a folder of faces or of pairs (blurred/ + gt/)",
+        examples=[("data inspect faces/", "count images by extension"), ("data inspect pairs/ --check", "decode all")],
+    )
+    i.add_argument("folder", help="a folder of faces, or of pairs (blurred/ and gt/ inside)")
     i.add_argument("--check", action="store_true", help="decode every image to find bad files")
+    add_skip_bad_argument(i, "files")
     i.set_defaults(handler=_run_inspect)
 
-    p = sub.add_parser("parse-labels", help="precompute face parsing maps from 68 landmarks (PSFR-GAN)")
+    p = add_command(
+        sub,
+        "parse-labels",
+        help="precompute face parsing maps from 68 landmarks (PSFR-GAN)",
+        examples=[("data parse-labels faces/ -o labels/ --size 128", "one label PNG per face, resumable")],
+    )
     p.add_argument("input", help="folder of sharp faces")
-    p.add_argument("-o", "--output", required=True, help="folder for the label PNGs")
+    p.add_argument("-o", "--output", required=True, help="folder for the label PNGs (not inside the input folder)")
     p.add_argument("--size", type=int, default=128, help="side of the label maps (default 128)")
-    p.add_argument("--detector", choices=["hog", "cnn"], default="hog")
-    p.add_argument("--overwrite", action="store_true")
-    p.add_argument("--limit", type=int, default=None)
-    p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--detector", choices=["hog", "cnn"], default="hog", help="dlib face detector (default hog)")
+    p.add_argument("--overwrite", action="store_true", help="recompute labels that already exist")
+    p.add_argument("--limit", type=int, default=None, help="first N images only")
+    add_skip_bad_argument(p, "files")
+    add_quiet_argument(p)
     p.set_defaults(handler=_run_parse_labels)
 
 
@@ -57,6 +92,7 @@ def _percentiles(values) -> dict[str, float]:
 def _run_curate(args: argparse.Namespace) -> int:
     import shutil
 
+    from facedeblur.batch.paths import PathPolicy
     from facedeblur.data.datasets import list_images
     from facedeblur.data.sharpness import METRICS, score_files
     from facedeblur.errors import InputError
@@ -70,9 +106,15 @@ def _run_curate(args: argparse.Namespace) -> int:
         raise UserError(f"{root}: no images found")
     if (args.keep_list or args.move_rejected) and args.threshold is None:
         raise UserError("--keep-list and --move-rejected need --threshold")
+    policy = PathPolicy(files, [root])
+    for path, what in ((args.report, "--report"), (args.keep_list, "--keep-list")):
+        if path:
+            policy.reserve(path, what)
+    if args.move_rejected:
+        policy.check_folder(args.move_rejected, "--move-rejected")
     try:
         size = args.size or None
-        scores, failed = score_files(files, METRICS, args.skip_bad, not args.no_progress, size)
+        scores, failed = score_files(files, METRICS, args.skip_bad, not args.quiet, size)
     except InputError as err:
         print(f"facedeblur data curate: error: {err} (stopped by --no-skip-bad)", file=sys.stderr)
         return 1
@@ -94,8 +136,6 @@ def _run_curate(args: argparse.Namespace) -> int:
         write_text_atomic(args.keep_list, "".join(f"{p}\n" for p in sorted(kept)))
     if args.move_rejected:
         dest_root = Path(args.move_rejected)
-        if dest_root.resolve() == root.resolve() or root.resolve() in dest_root.resolve().parents:
-            raise UserError("--move-rejected must be outside the curated folder")
         for path in rejected:
             dest = dest_root / Path(path).relative_to(root)
             dest.parent.mkdir(parents=True, exist_ok=True)
@@ -123,8 +163,8 @@ def _run_curate(args: argparse.Namespace) -> int:
 def _run_inspect(args: argparse.Namespace) -> int:
     from collections import Counter
 
+    from facedeblur.batch.run import run_one
     from facedeblur.data.datasets import list_images
-    from facedeblur.errors import InputError
     from facedeblur.images import read_image
 
     root = Path(args.folder)
@@ -145,13 +185,20 @@ def _run_inspect(args: argparse.Namespace) -> int:
     bad: list[str] = []
     if args.check:
         sizes: Counter = Counter()
+
+        def describe(path: Path) -> dict:
+            image = read_image(path)
+            return {"pixels": f"{image.shape[1]}x{image.shape[0]}x{image.shape[2]} {image.dtype}"}
+
         for path in files:
-            try:
-                image = read_image(path)
-            except InputError as err:
-                bad.append(str(err))
+            record = run_one(path, lambda path=path: describe(path))
+            if record["status"] == "failed":
+                bad.append(record["error"])
+                print(f"facedeblur data inspect: {record['error']}", file=sys.stderr)
+                if not args.skip_bad:
+                    break
                 continue
-            sizes[f"{image.shape[1]}x{image.shape[0]}x{image.shape[2]} {image.dtype}"] += 1
+            sizes[record["pixels"]] += 1
         report["sizes"] = dict(sizes.most_common(10))
         report["bad"] = bad
     print(json.dumps(report, indent=1))
@@ -170,10 +217,9 @@ def _run_parse_labels(args: argparse.Namespace) -> int:
         detector=args.detector,
         overwrite=args.overwrite,
         limit=args.limit,
-        progress=not args.no_progress,
+        progress=not args.quiet,
+        skip_bad=args.skip_bad,
+        debug=args.debug,
     )
-    failed = report.get("failed", []) if isinstance(report, dict) else []
-    print(json.dumps({k: v for k, v in report.items() if not isinstance(v, (list, dict))}, indent=1))
-    for line in failed:
-        print(f"failed: {line}", file=sys.stderr)
-    return 1 if failed else 0
+    print(json.dumps(report["summary"], indent=1))
+    return 1 if report["summary"]["failed"] or report.get("stopped") else 0

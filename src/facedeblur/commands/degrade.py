@@ -7,10 +7,8 @@ import json
 import sys
 from pathlib import Path
 
-from facedeblur.commands import add_skip_bad_argument
+from facedeblur.commands.grammar import add_command, add_quiet_argument, add_set_argument, add_skip_bad_argument
 from facedeblur.errors import UserError
-
-VIDEO_EXTENSIONS = (".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v")
 
 
 def parse_sizes(text: str) -> tuple[int, ...]:
@@ -33,48 +31,98 @@ def parse_sizes(text: str) -> tuple[int, ...]:
 
 
 def register(subparsers) -> None:
-    parser = subparsers.add_parser("degrade", help="synthesise blur: kernel banks, degraded pairs, video pairs")
-    sub = parser.add_subparsers(dest="degrade_command", metavar="{kernels,images,video}")
+    parser = add_command(
+        subparsers,
+        "degrade",
+        help="synthesise blur: kernel banks, degraded pairs, video pairs",
+        description="Synthesise training and test data: blur kernel banks, degraded image pairs "
+        "(blurred/, gt/, params/) and frame-averaged pairs from videos.",
+        examples=[
+            ("degrade kernels -o kernels.npz --count 20", "a kernel bank"),
+            ("degrade images faces/ -o pairs/ --recipe restore", "degraded pairs"),
+            ("degrade video clips/ -o video_pairs/ --face-crop", "real motion blur pairs"),
+        ],
+    )
+    sub = parser.add_subparsers(dest="degrade_command", metavar="{kernels,images,video}", help="what to make")
     parser.set_defaults(handler=lambda args: (parser.print_help(), 2)[1])
 
-    k = sub.add_parser("kernels", help="write a bank of blur kernels (.npz) in MSPL-like size classes")
+    k = add_command(
+        sub,
+        "kernels",
+        help="write a bank of blur kernels (.npz) in MSPL-like size classes",
+        examples=[
+            ("degrade kernels -o kernels.npz", "10 camera-shake kernels per size 13, 15, ..., 27"),
+            ("degrade kernels -o motion.npz --family motion --sizes 13,21 --seed 1", "linear motion kernels"),
+        ],
+    )
     k.add_argument("--count", type=int, default=10, help="kernels per size class (default 10)")
-    k.add_argument("--sizes", default="13:27", help="size classes: LO:HI (odd, step 2), LO:HI:STEP or a list")
-    k.add_argument("--family", default="shake", choices=["shake", "motion", "gaussian", "defocus"])
-    k.add_argument("--seed", type=int, default=0)
+    k.add_argument(
+        "--sizes", default="13:27", help="size classes: LO:HI (odd, step 2), LO:HI:STEP or a comma list (default 13:27)"
+    )
+    k.add_argument(
+        "--family",
+        default="shake",
+        choices=["shake", "motion", "gaussian", "defocus"],
+        help="kernel kind: camera shake (random walk), linear motion, Gaussian or defocus disc (default shake)",
+    )
+    k.add_argument("--seed", type=int, default=0, help="random seed: the same seed gives the same bank (default 0)")
     k.add_argument("-o", "--output", required=True, help="output .npz")
-    k.add_argument("--no-progress", action="store_true")
+    add_quiet_argument(k)
     k.set_defaults(handler=_run_kernels)
 
-    im = sub.add_parser("images", help="degrade a folder of sharp images into blurred/, gt/, params/")
+    im = add_command(
+        sub,
+        "images",
+        help="degrade a folder of sharp images into blurred/, gt/, params/",
+        description="Degrade every image of a folder (recursively) with a recipe into OUT/blurred, OUT/gt and "
+        "OUT/params (one JSON per pair); the same inputs, recipe and seed give byte-identical files. Existing "
+        "pairs are kept (resume) unless --overwrite. OUT may not lie inside the input folder.",
+        examples=[
+            ("degrade images faces/ -o pairs/", "the deblur recipe, seed 0"),
+            ("degrade images faces/ -o pairs/ --recipe restore --size 128", "the blind recipe at 128 px"),
+            ("degrade images faces/ -o pairs/ --set noise_levels=[0,2] jpeg_probability=0", "override recipe fields"),
+        ],
+    )
     im.add_argument("input", help="folder of sharp images (searched recursively)")
     im.add_argument("-o", "--output", required=True, help="output folder")
     im.add_argument("--recipe", default="deblur", help="deblur, restore or a recipe YAML (default deblur)")
-    im.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a recipe field")
-    im.add_argument("--seed", type=int, default=0)
+    add_set_argument(im, "recipe field", "jpeg_probability=0")
+    im.add_argument(
+        "--seed", type=int, default=0, help="base seed; each pair's seed also depends on its name (default 0)"
+    )
     im.add_argument("--size", type=int, default=None, help="square-crop and resize to SIZE first")
     im.add_argument("--limit", type=int, default=None, help="first N images only")
     im.add_argument("--overwrite", action="store_true", help="redo pairs that already exist")
     add_skip_bad_argument(im, "files")
-    im.add_argument("--no-progress", action="store_true")
+    add_quiet_argument(im)
     im.set_defaults(handler=_run_images)
 
-    v = sub.add_parser("video", help="frame-averaged pairs from videos (middle frame = ground truth)")
-    v.add_argument("videos", nargs="+", help="video files or folders of videos")
+    v = add_command(
+        sub,
+        "video",
+        help="frame-averaged pairs from videos (middle frame = ground truth)",
+        examples=[
+            ("degrade video clip.mp4 -o video_pairs/", "windows of 7, 9 or 11 frames"),
+            ("degrade video clips/ -o video_pairs/ --face-crop --size 128", "face crops, Chrysos protocol"),
+        ],
+    )
+    v.add_argument("videos", nargs="+", metavar="VIDEO", help="video files, folders of videos, globs or @list.txt")
     v.add_argument("-o", "--output", required=True, help="output folder")
-    v.add_argument("--frames", default="7,9,11", help="window lengths (odd), one drawn per window")
+    v.add_argument("--frames", default="7,9,11", help="window lengths (odd), one drawn per window (default 7,9,11)")
     v.add_argument("--stride", type=int, default=5, help="frames between window starts (default 5)")
     v.add_argument("--no-linear", action="store_true", help="average sRGB values instead of linear light")
-    v.add_argument("--min-motion", type=float, default=1.0, help="reject windows moving less (px/frame)")
-    v.add_argument("--psnr-range", default="22:35", help="accept PSNR(average, middle) in MIN:MAX dB")
-    v.add_argument("--flow", choices=["dis", "farneback"], default="dis")
+    v.add_argument("--min-motion", type=float, default=1.0, help="reject windows moving less (px/frame, default 1)")
+    v.add_argument("--psnr-range", default="22:35", help="accept PSNR(average, middle) in MIN:MAX dB (default 22:35)")
+    v.add_argument(
+        "--flow", choices=["dis", "farneback"], default="dis", help="optical flow for the motion test (default dis)"
+    )
     v.add_argument("--face-crop", action="store_true", help="crop a square around the face (needs dlib)")
-    v.add_argument("--margin", type=float, default=0.5, help="face box expansion for --face-crop")
+    v.add_argument("--margin", type=float, default=0.5, help="face box expansion for --face-crop (default 0.5)")
     v.add_argument("--size", type=int, default=None, help="resize pairs to SIZE x SIZE")
     v.add_argument("--max-frames", type=int, default=None, help="read at most N frames per video")
-    v.add_argument("--seed", type=int, default=0, help="seed of the window-length draws")
+    v.add_argument("--seed", type=int, default=0, help="seed of the window-length draws (default 0)")
     add_skip_bad_argument(v, "videos")
-    v.add_argument("--no-progress", action="store_true")
+    add_quiet_argument(v)
     v.set_defaults(handler=_run_video)
 
 
@@ -89,7 +137,7 @@ def _run_kernels(args: argparse.Namespace) -> int:
     if args.count < 1:
         raise UserError("--count must be >= 1")
     sizes = parse_sizes(args.sizes)
-    bank = kernel_bank(args.count, sizes, args.seed, args.family, progress=not args.no_progress)
+    bank = kernel_bank(args.count, sizes, args.seed, args.family, progress=not args.quiet)
     bank["seed"] = np.asarray(args.seed)
     buffer = io.BytesIO()
     np.savez(buffer, **bank)
@@ -113,58 +161,37 @@ def _load_recipe(name: str, overrides: list[str]):
 
 def _run_images(args: argparse.Namespace) -> int:
     from facedeblur.data.writers import synthesize_pairs
-    from facedeblur.errors import InputError
 
     recipe = _load_recipe(args.recipe, args.set)
-    if not Path(args.input).is_dir():
-        raise UserError(f"{args.input}: not a folder")
-    try:
-        report = synthesize_pairs(
-            args.input,
-            args.output,
-            recipe,
-            seed=args.seed,
-            size=args.size,
-            skip_bad=args.skip_bad,
-            overwrite=args.overwrite,
-            limit=args.limit,
-            progress=not args.no_progress,
+    result = synthesize_pairs(
+        args.input,
+        args.output,
+        recipe,
+        seed=args.seed,
+        size=args.size,
+        skip_bad=args.skip_bad,
+        overwrite=args.overwrite,
+        limit=args.limit,
+        progress=not args.quiet,
+        debug=args.debug,
+    )
+    return _summary(result, "degrade images", args.output)
+
+
+def _summary(result, command: str, out: str, extra: str = "") -> int:
+    summary = result.report["summary"]
+    print(f"{summary['written']} pairs written to {out}{extra}")
+    if summary["failed"]:
+        print(
+            f"facedeblur {command}: {summary['failed']} input(s) failed; see {Path(out) / 'report.json'}",
+            file=sys.stderr,
         )
-    except InputError as err:
-        print(f"facedeblur degrade images: error: {err} (stopped by --no-skip-bad)", file=sys.stderr)
-        return 1
-    return _summary(report, f"{report['written']} pairs written to {args.output}")
-
-
-def _summary(report: dict, message: str) -> int:
-    print(message)
-    for line in report["failed"]:
-        print(f"failed: {line}", file=sys.stderr)
-    if report["failed"]:
-        print(f"{len(report['failed'])} input(s) failed; see report.json", file=sys.stderr)
-        return 1
-    return 0
-
-
-def _expand_videos(items: list[str]) -> list[Path]:
-    videos: list[Path] = []
-    for item in items:
-        path = Path(item)
-        if path.is_dir():
-            videos.extend(sorted(p for p in path.iterdir() if p.suffix.lower() in VIDEO_EXTENSIONS))
-        elif path.exists():
-            videos.append(path)
-        else:
-            raise UserError(f"{path}: no such file or folder")
-    if not videos:
-        raise UserError("no videos found")
-    return videos
+    return result.exit_code
 
 
 def _run_video(args: argparse.Namespace) -> int:
     from facedeblur.data.writers import video_pairs
     from facedeblur.degrade.frames import WindowCriteria
-    from facedeblur.errors import InputError
 
     try:
         frames = tuple(int(n) for n in args.frames.split(","))
@@ -183,20 +210,17 @@ def _run_video(args: argparse.Namespace) -> int:
         )
     except ValueError as err:
         raise UserError(str(err)) from err
-    try:
-        report = video_pairs(
-            _expand_videos(args.videos),
-            args.output,
-            criteria,
-            size=args.size,
-            face_crop=args.face_crop,
-            margin=args.margin,
-            max_frames=args.max_frames,
-            skip_bad=args.skip_bad,
-            progress=not args.no_progress,
-        )
-    except InputError as err:
-        print(f"facedeblur degrade video: error: {err} (stopped by --no-skip-bad)", file=sys.stderr)
-        return 1
-    counts = {name: v["windows"] for name, v in report["videos"].items()}
-    return _summary(report, f"{report['written']} pairs written to {args.output}; windows: {json.dumps(counts)}")
+    result = video_pairs(
+        args.videos,
+        args.output,
+        criteria,
+        size=args.size,
+        face_crop=args.face_crop,
+        margin=args.margin,
+        max_frames=args.max_frames,
+        skip_bad=args.skip_bad,
+        progress=not args.quiet,
+        debug=args.debug,
+    )
+    counts = {Path(r["input"]).name: r["windows"] for r in result.report["files"] if r["status"] == "ok"}
+    return _summary(result, "degrade video", args.output, f"; windows: {json.dumps(counts)}")

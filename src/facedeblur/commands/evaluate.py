@@ -6,11 +6,20 @@ import argparse
 import json
 import sys
 
+from facedeblur.commands.grammar import (
+    add_command,
+    add_device_argument,
+    add_model_argument,
+    add_quiet_argument,
+    add_skip_bad_argument,
+)
+
 METRIC_SETS = {"fast": "psnr,ssim,psnr_y,ssim_y,ms_ssim,niqe"}
 
 
 def register(subparsers) -> None:
-    parser = subparsers.add_parser(
+    parser = add_command(
+        subparsers,
         "evaluate",
         help="score a model or baseline on blurred/ + gt/ pairs",
         description=(
@@ -20,16 +29,16 @@ def register(subparsers) -> None:
             "descriptors, 68-point landmark error normalised by the inter-ocular distance, and FID-ID, the "
             "Fréchet distance between the identity descriptors of the restored and true sets. Baselines: "
             "'blurred' (the input), 'wiener' and 'richardson-lucy' (non-blind: they read the true kernel of "
-            "each pair from PAIRS/kernels/NAME.npy). Make pairs with `facedeblur benchmark` or bring your own."
+            "each pair from PAIRS/kernels/NAME.npy). Make pairs with `facedeblur benchmark` or bring your own. "
+            "A pair that cannot be read or scored is listed and the others are scored."
         ),
+        examples=[
+            ("evaluate --pairs pairs/ -m chrysos", "all metrics, one row per image"),
+            ("evaluate --pairs pairs/ -m wiener --metrics fast -o scores/", "a baseline, CSV + JSON"),
+            ("evaluate --pairs pairs/ -m my.safetensors --save-images restored/", "keep the restored faces"),
+        ],
     )
-    parser.add_argument(
-        "--model",
-        "-m",
-        default="default",
-        help="bundled model name, 'default', a .safetensors "
-        "path, or a baseline: blurred, wiener, richardson-lucy (default: %(default)s)",
-    )
+    add_model_argument(parser, extra=", or a baseline: blurred, wiener, richardson-lucy (default: default)")
     parser.add_argument("--pairs", help="folder with blurred/ and gt/ (and optionally kernels/)")
     parser.add_argument(
         "--video",
@@ -45,11 +54,19 @@ def register(subparsers) -> None:
         default="all",
         help="comma-separated metrics, 'all' or 'fast' (no identity or landmark metrics) (default: %(default)s)",
     )
-    parser.add_argument("--output", "-o", help="folder for per_image.csv and summary.json")
-    parser.add_argument("--save-images", metavar="DIR", help="also write the restored images to DIR")
+    parser.add_argument(
+        "--output",
+        "-o",
+        metavar="DIR",
+        help="folder for per_image.csv and summary.json (not inside the pairs' sub-folders)",
+    )
+    parser.add_argument(
+        "--save-images", metavar="DIR", help="also write the restored images to DIR (not inside the pairs' folders)"
+    )
     parser.add_argument("--batch-size", type=int, default=16, help="faces per model call (default: %(default)s)")
-    parser.add_argument("--device", default="cpu", help="torch device for models (default: %(default)s)")
-    parser.add_argument("--quiet", "-q", action="store_true", help="print only the means")
+    add_device_argument(parser, "the model")
+    add_skip_bad_argument(parser, "pairs")
+    add_quiet_argument(parser, "no progress bar; print only the means")
     parser.set_defaults(handler=_run)
 
 
@@ -70,10 +87,12 @@ def parse_metrics(text: str) -> list[str]:
 def _run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
+    from facedeblur.batch.paths import PathPolicy
     from facedeblur.errors import UserError
     from facedeblur.eval.report import markdown_table, write_csv
-    from facedeblur.eval.runner import evaluate_method, load_method, read_pairs
+    from facedeblur.eval.runner import BASELINES, evaluate_method, load_method, read_pairs
     from facedeblur.images import write_text_atomic
+    from facedeblur.restore import resolve_device
 
     if args.batch_size < 1:
         raise UserError("--batch-size must be >= 1")
@@ -83,7 +102,21 @@ def _run(args: argparse.Namespace) -> int:
         raise UserError("give --pairs FOLDER (image pairs) or --video CLIP")
     metrics = parse_metrics(args.metrics)
     pairs = read_pairs(args.pairs)
-    method = load_method(args.model, args.device)
+    root = Path(args.pairs)
+    policy = PathPolicy(
+        [path for p in pairs for path in (p.blurred, p.gt, p.kernel) if path is not None],
+        [root / sub for sub in ("blurred", "gt", "kernels", "params") if (root / sub).is_dir()],
+    )
+    if args.output:
+        policy.check_folder(args.output, "--output")
+        for name in ("per_image.csv", "summary.json"):
+            policy.reserve(Path(args.output) / name, "--output")
+    if args.save_images:
+        policy.check_folder(args.save_images, "--save-images")
+        for pair in pairs:
+            policy.reserve(Path(args.save_images) / f"{pair.name}.png", "--save-images", pair.blurred)
+    device = args.device if args.model in BASELINES else resolve_device(args.device)
+    method = load_method(args.model, device)
     if method.needs_kernel and not any(p.kernel is not None for p in pairs):
         raise UserError(f"{args.model} needs the true blur kernels, but {args.pairs} has no kernels/NAME.npy files")
     result = evaluate_method(
@@ -94,6 +127,9 @@ def _run(args: argparse.Namespace) -> int:
         save_dir=args.save_images,
         progress=sys.stderr.isatty() and not args.quiet,
     )
+    if result.failures and not args.skip_bad:
+        print(f"facedeblur evaluate: {result.failures[0][1]} (stopped by --no-skip-bad)", file=sys.stderr)
+        return 1
     if not args.quiet:
         print(markdown_table(result.rows, ["name", "group", *metrics], headers={"name": "Image", "group": "Group"}))
         print()

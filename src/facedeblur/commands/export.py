@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from facedeblur.commands.grammar import add_command
+
 # Output formats: name -> writer function in this module, taking (model, metadata, output path, args).
 FORMATS: dict[str, str] = {
     "safetensors": "_write_safetensors",
@@ -20,7 +22,8 @@ SUFFIX_FORMATS: dict[str, str] = {
 
 
 def register(subparsers) -> None:
-    parser = subparsers.add_parser(
+    parser = add_command(
+        subparsers,
         "export",
         help="export a training checkpoint or a bundled model to a weights file",
         description=(
@@ -28,6 +31,11 @@ def register(subparsers) -> None:
             "metadata: architecture, config, face size, alignment template, training data and licence, "
             "validation metrics. SOURCE may also be a bundled model name or a .safetensors file."
         ),
+        examples=[
+            ("export runs/chrysos/checkpoints/best.ckpt -o my.safetensors", "a run's best weights"),
+            ("export chrysos --format onnx -o chrysos.onnx", "a bundled model for onnxruntime"),
+            ("export my.safetensors -o my.pt", "TorchScript"),
+        ],
     )
     parser.add_argument("source", metavar="CHECKPOINT", help="runs/NAME/checkpoints/best.ckpt, a model name or a file")
     parser.add_argument("-o", "--output", required=True, help="output file, e.g. model.safetensors")

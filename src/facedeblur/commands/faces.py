@@ -13,15 +13,21 @@ import argparse
 import sys
 
 from facedeblur.commands.detection_args import add_detection_arguments, detection_options
+from facedeblur.commands.grammar import add_command, add_quiet_argument, add_skip_bad_argument
 
 
 def register(subparsers) -> None:
-    parser = subparsers.add_parser(
+    parser = add_command(
+        subparsers,
         "faces",
         help="detect faces, write aligned crops, landmarks JSON and a debug overlay",
-        description=__doc__.split("\n\n")[1] if __doc__ else None,
+        description=" ".join(__doc__.split("\n\n")[1].split()) if __doc__ else None,
+        examples=[
+            ("faces photo.jpg shoot/ -o faces/", "aligned 128 px crops, landmarks JSON, overlay"),
+            ("faces group.jpg -o faces/ --size 256 --landmarks68 --crop loose", "loose crops with 68 landmarks"),
+        ],
     )
-    parser.add_argument("images", nargs="+", help="image files or folders")
+    parser.add_argument("images", nargs="+", metavar="IMAGE", help="image files, folders, globs or @list.txt")
     parser.add_argument("-o", "--output", required=True, help="output folder")
     parser.add_argument("--size", type=int, default=128, help="side of the crops in pixels (default 128)")
     parser.add_argument(
@@ -33,7 +39,8 @@ def register(subparsers) -> None:
     )
     parser.add_argument("--landmarks68", action="store_true", help="also fit and write the 68 landmarks")
     parser.add_argument("--no-overlay", action="store_true", help="do not write the debug overlay")
-    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_quiet_argument(parser)
+    add_skip_bad_argument(parser, "images")
     add_detection_arguments(parser)
     parser.set_defaults(handler=_run)
 
@@ -53,4 +60,12 @@ def _run(args: argparse.Namespace) -> int:
         landmarks68=args.landmarks68,
         overlay=not args.no_overlay,
     )
-    return extract_faces_batch(args.images, args.output, options, progress=not args.quiet, stream=sys.stderr)
+    return extract_faces_batch(
+        args.images,
+        args.output,
+        options,
+        progress=not args.quiet,
+        stream=sys.stderr,
+        skip_bad=args.skip_bad,
+        debug=getattr(args, "debug", False),
+    )

@@ -14,13 +14,13 @@ import sys
 from pathlib import Path
 
 from facedeblur.commands.detection_args import add_detection_arguments
+from facedeblur.commands.grammar import add_command, add_quiet_argument, add_set_argument, add_skip_bad_argument
 from facedeblur.errors import UserError
-
-VIDEO_EXTENSIONS = (".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v")
 
 
 def register(subparsers) -> None:
-    parser = subparsers.add_parser(
+    parser = add_command(
+        subparsers,
         "mine",
         help="mine aligned face frames (and frame-averaged pairs) from videos",
         description=(
@@ -28,8 +28,15 @@ def register(subparsers) -> None:
             "68 landmarks, reject bad fittings (linear SVM) and frames without movement (optical flow). "
             "Writes DATASET/<video>/crops, landmarks.json and report.json, and DATASET/report.json."
         ),
+        examples=[
+            ("mine ../shared/data/videos -o mined/", "aligned 128 px crops + landmarks"),
+            ("mine clips/ -o mined/ --pairs --full-frames", "also frame-averaged pairs and frames"),
+            ("mine clips/ -o mined/ --set iou_threshold=0.6 --ray local", "a threshold, one Ray task per video"),
+        ],
     )
-    parser.add_argument("inputs", nargs="+", metavar="VIDEO_OR_DIR", help="video files or folders of videos")
+    parser.add_argument(
+        "inputs", nargs="+", metavar="VIDEO", help="video files, folders of videos (recursive), globs or @list.txt"
+    )
     parser.add_argument("-o", "--output", required=True, metavar="DATASET", help="dataset folder")
     parser.add_argument("--size", type=int, default=None, help="side of the aligned crops (default 128)")
     parser.add_argument("--full-frames", action="store_true", help="also write the accepted full frames")
@@ -41,53 +48,50 @@ def register(subparsers) -> None:
     )
     parser.add_argument("--max-frames", type=int, default=None, help="read at most N frames per video")
     parser.add_argument("--config", metavar="YAML", help="MiningConfig YAML (thresholds, detector, pair windows)")
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config field")
-    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_set_argument(parser, "mining config field", "iou_threshold=0.6")
+    add_skip_bad_argument(parser, "videos")
+    add_quiet_argument(parser)
     add_detection_arguments(parser, min_face_size=40, defaults=False)
     parser.set_defaults(handler=_run)
 
 
-def find_videos(items: list[str]) -> list[Path]:
-    """Video files named directly, and videos inside folders (recursively, sorted)."""
-    videos: list[Path] = []
-    for item in items:
-        path = Path(item)
-        if path.is_dir():
-            found = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in VIDEO_EXTENSIONS)
-            if not found:
-                raise UserError(f"{path}: no videos in this folder ({', '.join(VIDEO_EXTENSIONS)})")
-            videos.extend(found)
-        elif path.is_file():
-            videos.append(path)
-        else:
-            raise UserError(f"{path}: no such file or folder")
-    return videos
+def find_videos(items: list[str]):
+    """Video files named directly and found in folders (recursively), and one-line problems."""
+    from facedeblur.batch.inputs import VIDEO_EXTENSIONS, expand_inputs
+
+    return expand_inputs(items, VIDEO_EXTENSIONS, "videos")
 
 
 def _run(args: argparse.Namespace) -> int:
-    from facedeblur.config import ConfigError, apply_overrides, from_dict, load_yaml, to_dict
+    from facedeblur.batch.paths import PathPolicy
+    from facedeblur.config import apply_overrides, from_dict, load_yaml, to_dict
     from facedeblur.data.mining import MiningConfig, format_summary, mine_videos
 
-    videos = find_videos(args.inputs)
-    try:
-        config = load_yaml(MiningConfig, args.config, args.set) if args.config else MiningConfig()
-        if not args.config and args.set:
-            config = apply_overrides(config, args.set)
-        fields = {
-            "size": args.size,
-            "full_frames": True if args.full_frames else None,
-            "max_frames": args.max_frames,
-            "detector": args.detector,
-            "min_face_size": args.min_face_size,
-            "max_side": args.max_side,
-            "upsample": args.upsample,
-            "detection_threshold": args.threshold,
-        }
-        config = from_dict(MiningConfig, {**to_dict(config), **{k: v for k, v in fields.items() if v is not None}})
-    except (ConfigError, ValueError, OSError) as err:
-        raise UserError(str(err)) from err
+    found = find_videos(args.inputs)
+    for _, message in found.problems:
+        print(f"facedeblur mine: {message}", file=sys.stderr)
+    if not found.files:
+        raise UserError("no videos to mine")
+    PathPolicy([f.path for f in found.files], found.folders).check_folder(args.output, "-o")
+    config = load_yaml(MiningConfig, args.config, args.set) if args.config else MiningConfig()
+    if not args.config and args.set:
+        config = apply_overrides(config, args.set)
+    fields = {
+        "size": args.size,
+        "full_frames": True if args.full_frames else None,
+        "max_frames": args.max_frames,
+        "detector": args.detector,
+        "min_face_size": args.min_face_size,
+        "max_side": args.max_side,
+        "upsample": args.upsample,
+        "detection_threshold": args.threshold,
+    }
+    config = from_dict(MiningConfig, {**to_dict(config), **{k: v for k, v in fields.items() if v is not None}})
     out = Path(args.output)
-    summary = mine_videos(videos, out, config, pairs=args.pairs, ray_address=args.ray, progress=not args.quiet)
+    videos = [f.path for f in found.files]
+    summary = mine_videos(
+        videos, out, config, pairs=args.pairs, ray_address=args.ray, progress=not args.quiet, skip_bad=args.skip_bad
+    )
     print(format_summary(summary))
     unreadable = [
         v["reason"]
@@ -96,5 +100,7 @@ def _run(args: argparse.Namespace) -> int:
     ]
     for reason in unreadable:
         print(f"facedeblur mine: {reason}", file=sys.stderr)
+    if len(summary["videos"]) < len(videos):
+        print(f"facedeblur mine: stopped by --no-skip-bad; {len(videos) - len(summary['videos'])} video(s) not mined")
     print(f"report: {out / 'report.json'}")
-    return 1 if unreadable else 0
+    return 1 if unreadable or found.problems else 0

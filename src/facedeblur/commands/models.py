@@ -5,16 +5,21 @@ from __future__ import annotations
 import argparse
 import json
 
+from facedeblur.commands.grammar import add_command
+
 
 def register(subparsers) -> None:
-    parser = subparsers.add_parser(
+    parser = add_command(
+        subparsers,
         "models",
         help="list the bundled models and their validation metrics",
         description=(
             "List the restoration models bundled with facedeblur (name, architecture, face size, validation "
-            "metrics, training data licence). With NAME (a bundled name, 'default' or a .safetensors path), "
-            "show that model's full metadata."
+            "metrics, training data licence). Models that do not beat their own input on their validation set "
+            "(PSNR <= the input's) are marked experimental; components of other models are marked too. With "
+            "NAME (a bundled name, 'default' or a .safetensors path), show that model's full metadata."
         ),
+        examples=[("models", "the table"), ("models chrysos --json", "one model's metadata as JSON")],
     )
     parser.add_argument("name", nargs="?", help="a model to describe in full")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
@@ -29,6 +34,7 @@ def _run(args: argparse.Namespace) -> int:
         COMPONENT_ARCHITECTURES,
         DEFAULT_MODEL,
         bundled_models,
+        is_experimental,
         read_metadata,
         resolve_model,
     )
@@ -41,6 +47,7 @@ def _run(args: argparse.Namespace) -> int:
             raise UserError(str(err)) from err
         data = asdict(meta)
         data["path"] = str(path)
+        data["experimental"] = is_experimental(meta) and meta.architecture not in COMPONENT_ARCHITECTURES
         if args.json:
             print(json.dumps(data, indent=2, sort_keys=True))
         else:
@@ -71,6 +78,7 @@ def _run(args: argparse.Namespace) -> int:
                 "size_mb": round(path.stat().st_size / 1e6, 2),
                 "notes": meta.notes,
                 "component": meta.architecture in COMPONENT_ARCHITECTURES,
+                "experimental": is_experimental(meta) and meta.architecture not in COMPONENT_ARCHITECTURES,
             }
         )
     rows.sort(key=lambda row: (not row.get("default"), row["name"]))  # the default first
@@ -88,11 +96,18 @@ def _run(args: argparse.Namespace) -> int:
             print(f"{row['name']:<12} unreadable: {row['error']}")
             continue
         metrics = ", ".join(f"{k} {_fmt(v)}" for k, v in sorted(row["metrics"].items())) or "-"
-        name = row["name"] + (" *" if row["default"] else "") + (" +" if row["component"] else "")
+        marks = (
+            (" *" if row["default"] else "")
+            + (" +" if row["component"] else "")
+            + (" !" if row["experimental"] else "")
+        )
+        name = row["name"] + marks
         print(
             f"{name:<12} {row['architecture']:<12} {row['face_size']:>5} {row['size_mb']:>6.2f}  "
             f"{row['trained_on']:<7} {metrics}"
         )
+    if any(row.get("experimental") for row in rows):
+        print("\n! experimental: does not beat its own input on its validation set (not offered by the web demo)")
     if any(row.get("component") for row in rows):
         print("\n+ a component of another model (psfrgan parses faces with it), not a face restorer on its own")
     if any(row.get("default") for row in rows):

@@ -15,32 +15,46 @@ import sys
 from pathlib import Path
 
 from facedeblur.batch.inputs import IMAGE_EXTENSIONS
-from facedeblur.commands import add_skip_bad_argument
 from facedeblur.commands.detection_args import add_detection_arguments, detection_options
+from facedeblur.commands.grammar import (
+    add_command,
+    add_device_argument,
+    add_model_argument,
+    add_quiet_argument,
+    add_skip_bad_argument,
+)
 
 REPORT_NAME = "restore-report.json"
 
 
 def register(subparsers) -> None:
-    parser = subparsers.add_parser(
+    parser = add_command(
+        subparsers,
         "restore",
         help="restore every face in photos, folders and videos",
         description=(
             "Detect, align, restore (batched) and paste back every face in photos and videos. "
             "Outputs keep the input's name, size, type and colour mode; pixels outside the faces are unchanged. "
             "With --aligned, each input is one aligned face, resized to the model's face size and returned "
-            "at its own size."
+            "at its own size. No output may overwrite an input or land inside an input folder."
         ),
+        examples=[
+            ("restore photo.jpg -o restored/", "every face of one photo"),
+            ("restore shoot/ -o restored/ --skip-existing", "a folder, recursively; resume a run"),
+            ('restore "scans/**/*.tif" @more.txt -o out/ --ext png', "globs and file lists"),
+            ("restore clip.mp4 -o out/ --model dfpgnet", "a video with another model"),
+            ("restore --aligned faces/ -o out/ --compare", "aligned crops, with before|after images"),
+            ("restore shoot/ -o out/ --ray local", "on a local Ray instance"),
+        ],
     )
     parser.add_argument("inputs", nargs="+", metavar="INPUT", help="image/video files, folders, globs or @list.txt")
     parser.add_argument("-o", "--output", required=True, metavar="OUT", help="output folder")
-    parser.add_argument(
-        "--model",
-        default="default",
-        help="bundled model name, 'default' or a .safetensors path (--backend onnxruntime: an .onnx file "
-        "from `facedeblur export NAME --format onnx`, or a bundled name exported to the cache)",
+    add_model_argument(
+        parser,
+        extra=" (--backend onnxruntime: an .onnx file from `facedeblur export NAME --format onnx`, or a bundled "
+        "name exported to the cache)",
     )
-    parser.add_argument("--device", default="auto", help="auto|cpu|cuda|mps (default: auto)")
+    add_device_argument(parser)
     parser.add_argument(
         "--backend",
         default="torch",
@@ -65,11 +79,11 @@ def register(subparsers) -> None:
     parser.add_argument(
         "--compare", action="store_true", help="also write input|output of photos side by side to OUT/compare"
     )
-    parser.add_argument("--ext", help="write images with this extension (e.g. png); videos keep theirs")
+    parser.add_argument("--ext", metavar="EXT", help="write images with this extension (e.g. png); videos keep theirs")
     add_video_arguments(parser)
     parser.add_argument("--skip-existing", action="store_true", help="skip inputs whose output exists (resume)")
     parser.add_argument("--report", metavar="JSON", help=f"run report path (default OUT/{REPORT_NAME})")
-    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_quiet_argument(parser)
     add_skip_bad_argument(parser, "files")
     parser.add_argument(
         "--ray",

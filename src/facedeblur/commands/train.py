@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import argparse
 
+from facedeblur.commands.grammar import add_command, add_quiet_argument, add_set_argument
+
 
 def register(subparsers) -> None:
-    parser = subparsers.add_parser(
+    parser = add_command(
+        subparsers,
         "train",
         help="train a model from a recipe (configs/*.yaml)",
         description=(
@@ -14,6 +17,12 @@ def register(subparsers) -> None:
             "Several GPUs: --set engine.devices=N; several nodes: launch with torchrun or SLURM and set "
             "engine.num_nodes (see README, Training)."
         ),
+        examples=[
+            ("train chrysos --data ../shared/data/utkface", "the default recipe on train/ and val/"),
+            ("train chrysos --set engine.steps=500 options.optimizer.lr=1e-3", "override recipe values"),
+            ("train dfpgnet --out runs/dfpg --resume", "continue a run from its last checkpoint"),
+            ("train chrysos --device cuda --set engine.devices=2", "two GPUs"),
+        ],
     )
     parser.add_argument("recipe", help="recipe name (configs/NAME.yaml) or path to a recipe YAML")
     parser.add_argument(
@@ -21,18 +30,20 @@ def register(subparsers) -> None:
         metavar="DIR",
         help="training faces: a folder of sharp aligned faces, or a folder with train/ (and val/) inside",
     )
+    add_set_argument(parser, "recipe value", "engine.steps=500 options.optimizer.lr=1e-3", dest="overrides")
     parser.add_argument(
-        "--set",
-        dest="overrides",
-        metavar="KEY=VALUE",
-        nargs="+",
-        action="extend",
-        default=[],
-        help="override recipe values, e.g. --set engine.steps=500 options.optimizer.lr=1e-3",
+        "--device",
+        default=None,
+        metavar="DEVICE",
+        help="auto, cpu, cuda or mps: sets engine.accelerator (default: the recipe's, auto in the bundled ones)",
     )
     parser.add_argument("--out", metavar="DIR", help="run folder (default: runs/<recipe name>)")
     parser.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
+    add_quiet_argument(parser, "no progress bar (engine.progress=false)")
     parser.set_defaults(handler=_run)
+
+
+_ACCELERATORS = {"auto": "auto", "cpu": "cpu", "cuda": "gpu", "gpu": "gpu", "mps": "mps"}
 
 
 def _data_overrides(data: str | None) -> list[str]:
@@ -57,16 +68,19 @@ def _data_overrides(data: str | None) -> list[str]:
 def _run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from facedeblur.config import ConfigError
     from facedeblur.errors import UserError
     from facedeblur.train.config import load_recipe
     from facedeblur.train.recipes import find_recipe
 
-    try:
-        path = find_recipe(args.recipe)
-        recipe = load_recipe(path, _data_overrides(args.data) + list(args.overrides))
-    except ConfigError as err:
-        raise UserError(str(err)) from err
+    extra = []
+    if args.device is not None:
+        if args.device.lower() not in _ACCELERATORS:
+            raise UserError(f"--device {args.device!r}: use one of auto, cpu, cuda, mps")
+        extra.append(f"engine.accelerator={_ACCELERATORS[args.device.lower()]}")
+    if args.quiet:
+        extra.append("engine.progress=false")
+    path = find_recipe(args.recipe)
+    recipe = load_recipe(path, _data_overrides(args.data) + extra + list(args.overrides))
     out_dir = Path(args.out) if args.out else Path("runs") / path.stem
 
     from facedeblur.train.engine import train

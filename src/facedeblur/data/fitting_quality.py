@@ -34,6 +34,8 @@ from typing import Any
 
 import numpy as np
 
+from facedeblur.images import to_uint8
+
 CLASSIFIER_FILE = Path(__file__).with_name("fitting_svm.npz")
 CROP_SIZE = 128  # the landmarks are rescaled to a face of the training size before description
 CROP_MARGIN = 32  # reflected border around the crop, so patches at perturbed points stay inside
@@ -50,7 +52,7 @@ def _gray_uint8(image: np.ndarray) -> np.ndarray:
     if image.dtype != np.uint8:
         if not np.issubdtype(image.dtype, np.floating):
             raise ValueError(f"expected uint8 pixels or float pixels in [0, 1], got {image.dtype}")
-        image = (np.clip(image, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+        image = to_uint8(image)
     if image.ndim == 3:
         if image.shape[2] != 3:
             raise ValueError(f"expected an (H, W), (H, W, 1) or (H, W, 3) image, got shape {image.shape}")

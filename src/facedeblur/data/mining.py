@@ -47,7 +47,7 @@ from typing import Any
 
 import numpy as np
 
-from facedeblur.errors import InputError, UserError
+from facedeblur.errors import InputError, UserError, is_output_fatal
 from facedeblur.images import write_image, write_text_atomic
 
 REPORT_NAME = "report.json"
@@ -589,15 +589,20 @@ def mine_video_or_report(
     video: str | Path, out_dir: str | Path, config: MiningConfig, name: str, pairs: bool = False
 ) -> dict[str, Any]:
     """:func:`mine_video`, with an unexpected error turned into a "failed" report so a batch goes on."""
+    from facedeblur.batch.run import describe_error
+
     try:
         return mine_video(video, out_dir, config, name, pairs)
-    except (InputError, OSError, RuntimeError, ValueError) as err:
-        text = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException as err:  # noqa: BLE001 - the batch core's contract: one line, the batch goes on
+        if is_output_fatal(err):
+            raise
         report = {
             "video": str(video),
             "name": name,
             "status": "failed",
-            "reason": f"failed: {video}: {type(err).__name__}: {text}",
+            "reason": f"failed: {describe_error(err, video)}",
             "frames": 0,
             "accepted_frames": 0,
             "rejected_frames": {},
@@ -614,6 +619,7 @@ def mine_videos(
     pairs: bool = False,
     ray_address: str | None = None,
     progress: bool = True,
+    skip_bad: bool = True,
 ) -> dict[str, Any]:
     """Mine several videos (in this process, or one Ray task per video) and write the dataset report.
 
@@ -625,17 +631,22 @@ def mine_videos(
         ray_address: None: in-process; ``"auto"``, ``"local"`` or a cluster address: one Ray task per
             video (see :func:`facedeblur.distributed.ray_jobs.mine_videos_with_ray`).
         progress: show a progress bar (in-process runs).
+        skip_bad: go on past videos that fail (False: stop at the first, in-process runs).
 
     Returns:
         The summary written to ``out_dir/report.json``: settings, per-video status and reason, counts
         and frames per second (total frames / wall time).
     """
+    from facedeblur.batch.paths import PathPolicy, check_writable_folder
+
     paths = [Path(v) for v in videos]
     out = Path(out_dir)
+    policy = PathPolicy(paths)
+    policy.check_folder(out, "the dataset folder")
     for video in paths:
-        if video.resolve() == out.resolve() or out.resolve() in video.resolve().parents:
+        if out.resolve() in video.resolve().parents:
             raise UserError(f"the dataset folder {out} must not contain the input video {video}")
-    out.mkdir(parents=True, exist_ok=True)
+    check_writable_folder(out, "the dataset folder")
     names = unique_names(paths)
     start = time.perf_counter()
     if ray_address is not None:
@@ -643,10 +654,11 @@ def mine_videos(
 
         reports = mine_videos_with_ray(paths, names, out, config, pairs=pairs, address=ray_address)
     else:
-        reports = [
-            mine_video_or_report(v, out, config, n, pairs)
-            for v, n in _progress(list(zip(paths, names, strict=True)), progress)
-        ]
+        reports = []
+        for v, n in _progress(list(zip(paths, names, strict=True)), progress):
+            reports.append(mine_video_or_report(v, out, config, n, pairs))
+            if reports[-1]["status"] == "failed" and not skip_bad:
+                break
     seconds = time.perf_counter() - start
     return write_summary(out, reports, config, seconds, pairs, ray_address)
 

@@ -111,8 +111,11 @@ def score_files(
 
     Returns:
         ``(scores, failures)``: ``{path: {metric: score}}`` and one-line messages for files that could
-        not be read (only with ``skip_bad``; otherwise the first bad file raises InputError).
+        not be scored (only with ``skip_bad``; otherwise the first bad file raises InputError). Any
+        error of one file, not only an unreadable image, is its one-line failure (the batch core's
+        :func:`facedeblur.batch.run.run_one`).
     """
+    from facedeblur.batch.run import run_one
     from facedeblur.errors import InputError
     from facedeblur.images import read_image
 
@@ -127,12 +130,16 @@ def score_files(
 
         iterator = tqdm(paths, desc="sharpness", unit="img")
     for path in iterator:
-        try:
+
+        def work(path=path) -> dict:
             image = read_image(path)
-        except InputError as err:
+            return {"scores": {m: round(sharpness(image, m, size), 6) for m in metrics}}
+
+        record = run_one(path, work)
+        if record["status"] == "failed":
             if not skip_bad:
-                raise
-            failures.append(str(err))
+                raise InputError(record["error"])
+            failures.append(record["error"])
             continue
-        scores[str(path)] = {m: round(sharpness(image, m, size), 6) for m in metrics}
+        scores[str(path)] = record["scores"]
     return scores, failures

@@ -22,12 +22,7 @@ from typing import Any
 import numpy as np
 
 from facedeblur.errors import InputError, UserError
-from facedeblur.images import read_image, to_float_rgb, write_image, write_text_atomic
-
-
-def to_uint8(image: np.ndarray) -> np.ndarray:
-    """Float RGB in [0, 1] -> uint8 (round half up)."""
-    return (np.clip(image, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+from facedeblur.images import read_image, to_float_rgb, to_uint8, write_image, write_text_atomic
 
 
 def sample_seed(seed: int, name: str) -> list[int]:
@@ -44,19 +39,8 @@ def write_pair(out: Path, name: str, lq: np.ndarray, gt: np.ndarray, record: dic
     write_text_atomic(out / "params" / f"{name}.json", json.dumps(record, sort_keys=True) + "\n")
 
 
-def _check_out(in_dirs: Sequence[Path], out: Path) -> None:
-    """Inputs are never overwritten: the output folder may not be an input folder."""
-    for d in in_dirs:
-        if out.resolve() == d.resolve():
-            raise UserError(f"output folder {out} must differ from the input {d}")
-
-
-def _progress(items, desc: str, enabled: bool):
-    if not enabled:
-        return items
-    from tqdm import tqdm
-
-    return tqdm(items, desc=desc, unit="file")
+def _pair_paths(out: Path, name: str) -> list[Path]:
+    return [out / "blurred" / f"{name}.png", out / "gt" / f"{name}.png", out / "params" / f"{name}.json"]
 
 
 def synthesize_pairs(
@@ -69,70 +53,95 @@ def synthesize_pairs(
     overwrite: bool = False,
     limit: int | None = None,
     progress: bool = True,
-) -> dict[str, Any]:
+    debug: bool = False,
+):
     """Degrade every image under ``in_dir`` with ``recipe`` and write pairs to ``out_dir``.
+
+    Runs on the batch core (:mod:`facedeblur.batch`): the output folder may not be or lie inside
+    ``in_dir``, two inputs may not make the same pair name (``a.jpg`` and ``a.png``), each bad file is
+    one line and (with ``skip_bad``) the run goes on, and ``out_dir/report.json`` is written as it goes.
 
     Args:
         in_dir: folder of sharp images (recursive).
-        out_dir: output folder (layout in the module docstring); must differ from ``in_dir``.
+        out_dir: output folder (layout in the module docstring).
         recipe: a recipe object (:mod:`facedeblur.degrade.recipes`).
         seed: base seed; sample ``name`` uses ``sample_seed(seed, name)``.
         size: centre-crop to a square and resize to this side first (None: keep the size).
-        skip_bad: record unreadable files and go on (otherwise the first one raises InputError).
+        skip_bad: record unreadable files and go on (otherwise the run stops at the first).
         overwrite: redo pairs whose three files exist (otherwise they are kept: resume).
         limit: first ``limit`` files only.
         progress: show a progress bar.
+        debug: print tracebacks of unexpected errors.
 
     Returns:
-        The report also written to ``out_dir/report.json``: counts, ``failed`` messages, settings.
+        The run's :class:`facedeblur.batch.run.BatchResult` (its ``report`` is what ``report.json``
+        holds; ``summary`` counts ``written`` and ``kept_existing`` pairs).
+
+    Raises:
+        UserError: no images, or an output path that would harm an input.
     """
-    from facedeblur.data.datasets import list_images
+    from facedeblur.batch.inputs import IMAGE_EXTENSIONS, expand_inputs
+    from facedeblur.batch.paths import PathPolicy, check_writable_folder
+    from facedeblur.batch.report import BatchReport
+    from facedeblur.batch.run import remove_stale_temps, run_batch
     from facedeblur.degrade.ops import square_resize
     from facedeblur.degrade.recipes import degrade_numpy, params_to_json, prepare_target, recipe_to_dict
 
     in_dir, out = Path(in_dir), Path(out_dir)
-    out_resolved = out.resolve()
-    files = [f for f in list_images(in_dir) if out_resolved not in f.resolve().parents]  # OUT may sit inside IN
-    files = files[:limit] if limit is not None else files
+    if not in_dir.is_dir():
+        raise UserError(f"{in_dir}: not a folder")
+    found = expand_inputs([in_dir], IMAGE_EXTENSIONS, "images")
+    files = found.files[:limit] if limit is not None else found.files
     if not files:
         raise UserError(f"{in_dir}: no images found")
-    _check_out([in_dir], out)
-    written = kept = 0
-    failed: list[str] = []
-    for path in _progress(files, "degrade", progress):
-        name = path.relative_to(in_dir).with_suffix("").as_posix()
-        if not overwrite and all(
-            (out / sub / f"{name}{ext}").is_file()
-            for sub, ext in (("blurred", ".png"), ("gt", ".png"), ("params", ".json"))
-        ):
-            kept += 1
-            continue
-        try:
-            gt, _, _ = to_float_rgb(read_image(path))
-        except InputError as err:
-            if not skip_bad:
-                raise
-            failed.append(str(err))
-            continue
+    policy = PathPolicy([f.path for f in found.files], found.folders)
+    policy.check_folder(out, "-o")
+    report_path = policy.reserve(out / "report.json", "report")
+    jobs = []
+    for entry in files:
+        name = entry.rel.with_suffix("").as_posix()
+        for path in _pair_paths(out, name):
+            policy.reserve(path, "output", entry.path)
+        jobs.append((entry.path, name))
+    check_writable_folder(out, "-o")
+    remove_stale_temps([p for _, name in jobs for p in _pair_paths(out, name)] + [report_path])
+    options = {"input": str(in_dir), "recipe": recipe_to_dict(recipe), "seed": seed, "size": size}
+    report = BatchReport(report_path, "degrade images", options, resume=not overwrite, summarize=_pair_counts)
+
+    def work(job: tuple[Path, str]) -> dict:
+        path, name = job
+        gt, _, _ = to_float_rgb(read_image(path))
         gt = np.ascontiguousarray(square_resize(gt, size), dtype=np.float32)
         rng = np.random.default_rng(sample_seed(seed, name))
         lq, params = degrade_numpy(gt, recipe, rng)
         record = {"source": path.relative_to(in_dir).as_posix(), "seed": seed, **params_to_json(params)}
         write_pair(out, name, lq, prepare_target(gt, params), record)
-        written += 1
-    report = {
-        "command": "degrade images",
-        "input": str(in_dir),
-        "recipe": recipe_to_dict(recipe),
-        "seed": seed,
-        "size": size,
-        "images": len(files),
-        "written": written,
-        "kept_existing": kept,
-        "failed": failed,
+        return {"pair": name, "pairs": 1}
+
+    def skip(job: tuple[Path, str]) -> dict | None:
+        if overwrite or not all(p.is_file() for p in _pair_paths(out, job[1])):
+            return None
+        return {"pair": job[1]}
+
+    return run_batch(
+        jobs,
+        work,
+        report,
+        command="degrade images",
+        name=lambda job: job[0],
+        skip=skip,
+        skip_bad=skip_bad,
+        progress=progress,
+        debug=debug,
+        unit="image",
+    )
+
+
+def _pair_counts(records: list[dict]) -> dict[str, int]:
+    return {
+        "written": sum(int(r.get("pairs", 0)) for r in records if r["status"] == "ok" and not r.get("resumed")),
+        "kept_existing": sum(r["status"] == "skipped" or bool(r.get("resumed")) for r in records),
     }
-    write_text_atomic(out / "report.json", json.dumps(report, indent=1, sort_keys=True) + "\n")
-    return report
 
 
 def face_box_finder(margin: float = 0.5, detector: str = "hog") -> Callable[[np.ndarray], tuple | None]:
@@ -166,11 +175,12 @@ def video_pairs(
     max_frames: int | None = None,
     skip_bad: bool = False,
     progress: bool = True,
-) -> dict[str, Any]:
-    """Frame-average windows of each video and write the accepted ones as pairs.
+    debug: bool = False,
+):
+    """Frame-average windows of each video and write the accepted ones as pairs (on the batch core).
 
     Args:
-        videos: video files.
+        videos: video files, folders of videos, globs or ``@lists``.
         out_dir: output folder; pairs are named ``<video stem>/<start>_<frames>``.
         criteria: :class:`facedeblur.degrade.frames.WindowCriteria`.
         size: resize pairs to size x size (centre square crop first, or the face box with ``face_crop``).
@@ -178,38 +188,60 @@ def video_pairs(
             (Chrysos protocol: box expanded by ``margin``); windows without a face are rejected.
         max_frames: read at most this many frames per video.
         skip_bad: record unreadable videos and go on.
+        debug: print tracebacks of unexpected errors.
 
     Returns:
-        The report also written to ``out_dir/report.json``: per-video window counts by reason and
-        every window's record.
+        The run's :class:`facedeblur.batch.run.BatchResult`; each video's record in ``report.json``
+        has its window counts by reason and every window's record.
+
+    Raises:
+        UserError: no videos, or an output path that would harm an input.
     """
     from dataclasses import asdict
 
+    from facedeblur.batch.inputs import VIDEO_EXTENSIONS, expand_inputs
+    from facedeblur.batch.paths import PathPolicy, check_writable_folder
+    from facedeblur.batch.report import BatchReport
+    from facedeblur.batch.run import run_batch, sayer
     from facedeblur.degrade.frames import frame_windows
     from facedeblur.degrade.ops import square_resize
     from facedeblur.video import read_frames
 
     out = Path(out_dir)
+    found = expand_inputs([str(v) for v in videos], VIDEO_EXTENSIONS, "videos")
+    if not found.files and not found.problems:
+        raise UserError("no videos found")
+    policy = PathPolicy([f.path for f in found.files], found.folders)
+    policy.check_folder(out, "-o")
+    report_path = policy.reserve(out / "report.json", "report")
+    stems: dict[str, Path] = {}
+    for entry in found.files:
+        if entry.path.stem in stems:
+            raise UserError(
+                f"{entry.path} and {stems[entry.path.stem]} would both write pairs under {out}/*/{entry.path.stem}"
+            )
+        stems[entry.path.stem] = entry.path
+        for sub in ("blurred", "gt", "params"):
+            policy.check(out / sub / entry.path.stem, "output")
+    check_writable_folder(out, "-o")
     crop = face_box_finder(margin) if face_crop else None
-    per_video: dict[str, Any] = {}
-    failed: list[str] = []
-    written = 0
-    for video in _progress([Path(v) for v in videos], "videos", progress):
-        try:
-            frames = []
-            for frame in read_frames(video):
-                frames.append(frame)
-                if max_frames is not None and len(frames) >= max_frames:
-                    break
-            if not frames:
-                raise InputError(f"{video}: video has no frames")
-        except InputError as err:
-            if not skip_bad:
-                raise
-            failed.append(str(err))
-            continue
+    options = {"criteria": asdict(criteria), "size": size, "face_crop": face_crop}
+    report = BatchReport(report_path, "degrade video", options, summarize=_pair_counts)
+    for item, message in found.problems:
+        sayer("degrade video")(message)
+        report.add({"input": item, "status": "failed", "error": message})
+
+    def work(video: Path) -> dict:
+        frames = []
+        for frame in read_frames(video):
+            frames.append(frame)
+            if max_frames is not None and len(frames) >= max_frames:
+                break
+        if not frames:
+            raise InputError(f"{video}: video has no frames")
         counts: dict[str, int] = {}
         records = []
+        written = 0
         for window in frame_windows(frames, criteria, crop):
             info = window.info()
             counts[window.reason or "accepted"] = counts.get(window.reason or "accepted", 0) + 1
@@ -219,15 +251,15 @@ def video_pairs(
                 record = {"video": video.name, "linear": criteria.linear, **info}
                 write_pair(out, name, square_resize(window.blurred, size), square_resize(window.sharp, size), record)
                 written += 1
-        per_video[video.name] = {"frames": len(frames), "windows": counts, "records": records}
-    report = {
-        "command": "degrade video",
-        "criteria": asdict(criteria),
-        "size": size,
-        "face_crop": face_crop,
-        "videos": per_video,
-        "written": written,
-        "failed": failed,
-    }
-    write_text_atomic(out / "report.json", json.dumps(report, indent=1, sort_keys=True) + "\n")
-    return report
+        return {"frames": len(frames), "windows": counts, "pairs": written, "records": records}
+
+    return run_batch(
+        [f.path for f in found.files],
+        work,
+        report,
+        command="degrade video",
+        skip_bad=skip_bad,
+        progress=progress,
+        debug=debug,
+        unit="video",
+    )

@@ -29,6 +29,8 @@ from typing import Literal
 
 import numpy as np
 
+from facedeblur.images import to_uint8
+
 
 def srgb_to_linear(x: np.ndarray) -> np.ndarray:
     """sRGB-encoded values in [0, 1] to linear light (IEC 61966-2-1)."""
@@ -80,7 +82,7 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
 def _gray_small(frame: np.ndarray, max_side: int) -> tuple[np.ndarray, float]:
     import cv2
 
-    u8 = frame if frame.dtype == np.uint8 else (np.clip(frame, 0, 1) * 255 + 0.5).astype(np.uint8)
+    u8 = frame if frame.dtype == np.uint8 else to_uint8(frame)
     gray = cv2.cvtColor(np.ascontiguousarray(u8), cv2.COLOR_RGB2GRAY)
     h, w = gray.shape
     scale = min(1.0, max_side / max(h, w))

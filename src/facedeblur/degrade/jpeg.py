@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from facedeblur.images import to_uint8
+
 # ITU-T T.81 Annex K tables, row-major.
 LUMA_TABLE = np.array(
     [
@@ -60,7 +62,7 @@ def jpeg_numpy(image: np.ndarray, quality: int) -> np.ndarray:
     quality = _check_quality(quality)
     if image.ndim != 3 or image.shape[2] != 3:
         raise ValueError(f"expected an (H, W, 3) image, got shape {image.shape}")
-    u8 = (np.clip(image, 0, 1) * 255 + 0.5).astype(np.uint8)
+    u8 = to_uint8(image)
     ok, buf = cv2.imencode(".jpg", np.ascontiguousarray(u8[:, :, ::-1]), [cv2.IMWRITE_JPEG_QUALITY, quality])
     if not ok:
         raise RuntimeError("OpenCV failed to encode a JPEG")

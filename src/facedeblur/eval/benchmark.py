@@ -40,18 +40,18 @@ GROUP_AXIS = {"mspl": "kernel size (px)", "frames": "frames averaged", "blind": 
 
 def default_methods(bundled: Sequence[str] | None = None) -> list[str]:
     """The baselines followed by every bundled restoration model (parsing networks excluded)."""
-    from facedeblur.eval.runner import BASELINES, NOT_RESTORATION
+    from facedeblur.eval.runner import BASELINES
 
     if bundled is None:
-        from facedeblur.models.hub import bundled_models, read_metadata
+        from facedeblur.models.hub import bundled_catalogue
 
         bundled = []
-        for name, path in bundled_models().items():
-            try:
-                if read_metadata(path).architecture not in NOT_RESTORATION:
-                    bundled.append(name)
-            except Exception as err:  # a broken bundled file must not stop the benchmark of the others
-                LOGGER.warning("bundled model %s unreadable: %s", name, err)
+        for entry in bundled_catalogue():
+            if entry.error:  # a broken bundled file must not stop the benchmark of the others
+                LOGGER.warning("bundled model %s unreadable: %s", entry.name, entry.error)
+            elif not entry.component:
+                bundled.append(entry.name)
+        bundled.sort()
     return [*BASELINES, *bundled]
 
 

@@ -38,6 +38,8 @@ from typing import Any
 
 import numpy as np
 
+from facedeblur.images import to_uint8
+
 LOGGER = logging.getLogger("facedeblur.eval")
 PROTOCOL_FILE = "protocol.json"
 
@@ -131,10 +133,6 @@ class BlindConfig:
 PROTOCOLS: dict[str, type] = {"mspl": MsplConfig, "frames": FramesConfig, "blind": BlindConfig}
 
 
-def _to_u8(image: np.ndarray) -> np.ndarray:
-    return (np.clip(image, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
-
-
 class PairWriter:
     """Writes pairs into a folder: blurred/, gt/, kernels/ and params/ (atomic files)."""
 
@@ -151,8 +149,8 @@ class PairWriter:
 
         from facedeblur.images import write_bytes_atomic, write_image, write_text_atomic
 
-        write_image(self.root / "blurred" / f"{name}.png", _to_u8(blurred))
-        write_image(self.root / "gt" / f"{name}.png", _to_u8(gt))
+        write_image(self.root / "blurred" / f"{name}.png", to_uint8(blurred))
+        write_image(self.root / "gt" / f"{name}.png", to_uint8(gt))
         if kernel is not None:
             buffer = io.BytesIO()
             np.save(buffer, np.asarray(kernel, np.float32))
@@ -290,7 +288,7 @@ def make_frames(
                 keep = _spread(len(accepted), config.pairs_per_window)
                 for index in keep:
                     window = accepted[index]
-                    sharp_u8 = _to_u8(window.sharp)
+                    sharp_u8 = to_uint8(window.sharp)
                     faces = detect_faces(sharp_u8)
                     if not faces:
                         continue

@@ -18,6 +18,8 @@ from typing import Any
 
 import numpy as np
 
+from facedeblur.images import to_uint8
+
 # column -> (header, decimals); arrows say which direction is better
 COLUMNS: dict[str, tuple[str, int]] = {
     "method": ("Method", 0),
@@ -194,7 +196,7 @@ def comparison_grid(
             if img is None:
                 grid[y0 : y0 + h, x0 : x0 + w] = 200
                 continue
-            cell = (np.clip(img, 0, 1) * 255 + 0.5).astype(np.uint8)
+            cell = to_uint8(img)
             if scale != 1:
                 cell = cv2.resize(cell, (w, h), interpolation=cv2.INTER_NEAREST)
             grid[y0 : y0 + h, x0 : x0 + w] = cell

@@ -25,13 +25,14 @@ from typing import Any
 
 import numpy as np
 
+from facedeblur.images import to_uint8
+
 LOGGER = logging.getLogger("facedeblur.eval")
 
 BASELINES: tuple[str, ...] = ("blurred", "wiener", "richardson-lucy")
 METRICS: tuple[str, ...] = ("psnr", "ssim", "psnr_y", "ssim_y", "ms_ssim", "niqe", "id_cos", "id_l2", "lmk_nme")
 FAST_METRICS: tuple[str, ...] = ("psnr", "ssim", "psnr_y", "ssim_y", "ms_ssim", "niqe")
 LOWER_IS_BETTER = frozenset({"niqe", "id_cos", "id_l2", "lmk_nme", "fid_id"})
-NOT_RESTORATION = frozenset({"parsenet"})  # architectures that do not output restored faces
 
 
 @dataclass(frozen=True)
@@ -132,7 +133,7 @@ def load_method(name: str, device: str = "cpu") -> Method:
             ),
         )
     from facedeblur.errors import ModelMismatchError, UserError
-    from facedeblur.models.hub import load_weights, read_metadata, resolve_model
+    from facedeblur.models.hub import COMPONENT_ARCHITECTURES, load_weights, read_metadata, resolve_model
 
     try:
         path = resolve_model(name)
@@ -142,7 +143,7 @@ def load_method(name: str, device: str = "cpu") -> Method:
     version = f"{Path(path).resolve()}:{stat.st_size}:{stat.st_mtime_ns}"
     try:
         architecture = read_metadata(path).architecture
-        if architecture in NOT_RESTORATION:
+        if architecture in COMPONENT_ARCHITECTURES:
             raise UserError(f"{name!r} is a {architecture} network, not a restoration model; it cannot be evaluated")
         model, meta = load_weights(path, device=device)
     except ModelMismatchError as err:
@@ -233,10 +234,6 @@ class ReferenceCache:
         return cache
 
 
-def _u8(image: np.ndarray) -> np.ndarray:
-    return (np.clip(image, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
-
-
 def _identity_descriptors(images: np.ndarray) -> np.ndarray:
     import torch
 
@@ -250,7 +247,7 @@ def _identity_descriptors(images: np.ndarray) -> np.ndarray:
 def _reference_landmarks(gt: np.ndarray):
     from facedeblur.face.detect import detect_faces
 
-    faces = detect_faces(_u8(gt), landmarks68=True)
+    faces = detect_faces(to_uint8(gt), landmarks68=True)
     if not faces:
         return None
     return faces[0].box, faces[0].landmarks68
@@ -307,7 +304,7 @@ def _score_batch(
                 values.append(math.nan)
                 continue
             box, target = ref
-            found = fit_landmarks(_u8(x), box, 68)
+            found = fit_landmarks(to_uint8(x), box, 68)
             values.append(float(M.landmark_nme(found[None], target[None])[0]))
         columns["lmk_nme"] = np.array(values)
     rows = [{k: float(v[i]) for k, v in columns.items()} for i in range(len(names))]
@@ -341,7 +338,8 @@ def evaluate_method(
     """
     from tqdm import tqdm
 
-    from facedeblur.errors import InputError
+    from facedeblur.batch.run import describe_error
+    from facedeblur.errors import InputError, is_output_fatal
     from facedeblur.eval.faces import load_face
     from facedeblur.images import write_image
 
@@ -370,8 +368,10 @@ def evaluate_method(
                 if b.shape != g.shape:
                     raise InputError(f"{pair.blurred}: size {b.shape[:2]} differs from its ground truth {g.shape[:2]}")
                 k = np.load(pair.kernel) if method.needs_kernel else None
-            except (InputError, OSError, ValueError) as err:
-                result.failures.append((pair.name, str(err)))
+            except (KeyboardInterrupt, SystemExit):
+                raise
+            except Exception as err:  # noqa: BLE001 - an unreadable pair is that pair's failure
+                result.failures.append((pair.name, describe_error(err, pair.blurred)))
                 continue
             names.append(pair.name)
             lq.append(b)
@@ -383,29 +383,35 @@ def evaluate_method(
         while parts:
             idx = parts.pop(0)
             sub_names = [names[i] for i in idx]
-            lq_b = np.stack([lq[i] for i in idx])
-            gt_b = np.stack([gt[i] for i in idx])
             try:
+                lq_b = np.stack([lq[i] for i in idx])
+                gt_b = np.stack([gt[i] for i in idx])
                 pred = method.restore(lq_b, [kernels[i] for i in idx])
                 rows, desc = _score_batch(sub_names, pred, gt_b, metrics, cache)
-            except (InputError, ValueError) as err:  # e.g. a pair too small for SSIM: that pair fails, not the run
-                if len(idx) > 1:
-                    parts[:0] = [[i] for i in idx]  # find which pair it was
+            except (KeyboardInterrupt, SystemExit):
+                raise
+            except Exception as err:  # noqa: BLE001 - one pair's failure is that pair's record
+                if len(idx) > 1:  # find the pair(s) at fault: score them one by one
+                    parts[:0] = [[i] for i in idx]
                     continue
                 pair = next(p for p in chunk if p.name == sub_names[0])
-                text = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-                result.failures.append((pair.name, f"{pair.blurred}: {text}"))
+                result.failures.append((pair.name, describe_error(err, pair.blurred)))
                 continue
             if desc is not None:
                 all_pred_desc.extend(desc)
                 all_gt_desc.extend(cache.descriptors[n] for n in sub_names)
             for n, row, x in zip(sub_names, rows, pred, strict=True):
-                group = next(p.params.get("group", "") for p in chunk if p.name == n)
-                result.rows.append({"name": n, "group": group, **row})
+                pair = next(p for p in chunk if p.name == n)
+                result.rows.append({"name": n, "group": pair.params.get("group", ""), **row})
                 if n in keep:
                     result.images[n] = x
                 if save_dir is not None:
-                    write_image(Path(save_dir) / f"{n}.png", _u8(x))
+                    try:
+                        write_image(Path(save_dir) / f"{n}.png", to_uint8(x))
+                    except OSError as err:
+                        if is_output_fatal(err):
+                            raise
+                        result.failures.append((n, describe_error(err, Path(save_dir) / f"{n}.png")))
         bar.update(len(chunk))
     bar.close()
     result.means = summarise(result.rows, metrics)

@@ -229,10 +229,10 @@ def to_uint8_rgb(pixels: np.ndarray) -> np.ndarray:
     pixels = np.asarray(pixels)
     if pixels.ndim == 3 and pixels.shape[2] == 3 and pixels.dtype == np.uint8:
         return pixels
-    from facedeblur.images import to_float_rgb
+    from facedeblur.images import to_float_rgb, to_uint8
 
     rgb, _, _ = to_float_rgb(pixels)
-    return (rgb * 255.0 + 0.5).astype(np.uint8)
+    return to_uint8(rgb)
 
 
 def _landmarks5(image: np.ndarray, face) -> np.ndarray:

@@ -15,13 +15,14 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TextIO
 
 import numpy as np
 
-from facedeblur.errors import InputError, UserError
+from facedeblur.errors import UserError
 
 REPORT_NAME = "faces_report.json"
 OVERLAY_MAX_SIDE = 1600
@@ -58,7 +59,13 @@ class ExtractOptions:
             raise UserError(f"--upsample must be between 0 and 3, got {self.upsample}")
 
 
-def extract_faces_file(path: str | Path, out_dir: str | Path, options: ExtractOptions, stem: str | None = None) -> dict:
+def extract_faces_file(
+    path: str | Path,
+    out_dir: str | Path,
+    options: ExtractOptions,
+    stem: str | None = None,
+    guard: Callable[[Path, str], Path] | None = None,
+) -> dict:
     """Detect the faces of one image and write ``STEM.json``, ``STEM_face<k>.png`` and ``STEM_overlay.png``.
 
     Args:
@@ -66,6 +73,8 @@ def extract_faces_file(path: str | Path, out_dir: str | Path, options: ExtractOp
         out_dir: output folder (created).
         options: detection and crop settings.
         stem: output name stem (default: the file's stem).
+        guard: called as ``guard(path, what)`` before each file is written; raises to refuse it (the
+            batch's :meth:`facedeblur.batch.paths.PathPolicy.check`).
 
     Returns:
         The JSON record written: image path, size, faces (box, score, landmarks5, optional landmarks68,
@@ -80,6 +89,7 @@ def extract_faces_file(path: str | Path, out_dir: str | Path, options: ExtractOp
 
     path, out_dir = Path(path), Path(out_dir)
     stem = stem or path.stem
+    guard = guard or (lambda target, what: target)
     pixels, meta = read_image_with_info(path)
     rgb8 = to_uint8_rgb(pixels)
     search = find_faces(
@@ -110,7 +120,7 @@ def extract_faces_file(path: str | Path, out_dir: str | Path, options: ExtractOp
         if alpha is not None:
             crop_alpha = warp_image(alpha, matrix, (options.size, options.size))
         name = f"{stem}_face{index}.png"
-        write_image(out_dir / name, from_float_rgb(crop, crop_alpha, fmt), info=meta.for_crop())
+        write_image(guard(out_dir / name, "face crop"), from_float_rgb(crop, crop_alpha, fmt), info=meta.for_crop())
         entry = face.to_dict()
         if not options.landmarks68:
             entry.pop("landmarks68", None)
@@ -127,10 +137,10 @@ def extract_faces_file(path: str | Path, out_dir: str | Path, options: ExtractOp
         "messages": messages,
         "search": search.report.to_dict(),
     }
-    write_text_atomic(out_dir / f"{stem}.json", json.dumps(record, indent=1) + "\n")
+    write_text_atomic(guard(out_dir / f"{stem}.json", "output"), json.dumps(record, indent=1) + "\n")
     if options.overlay:
         overlay = draw_overlay(rgb8, search.faces, search.skipped)
-        write_image(out_dir / f"{stem}_overlay.png", overlay, info=meta.without_jpeg_tables())
+        write_image(guard(out_dir / f"{stem}_overlay.png", "overlay"), overlay, info=meta.without_jpeg_tables())
     return record
 
 
@@ -182,78 +192,83 @@ def draw_overlay(image: np.ndarray, faces: list, skipped: list | None = None) ->
     return canvas
 
 
-def expand_inputs(inputs: list[str]) -> list[Path]:
-    """Files as given, folders expanded to their image files (recursively, sorted); duplicates dropped."""
-    from facedeblur.images import is_image_path
-
-    found: list[Path] = []
-    for item in inputs:
-        path = Path(item)
-        if path.is_dir():
-            found.extend(sorted(p for p in path.rglob("*") if p.is_file() and is_image_path(p)))
-        else:
-            found.append(path)
-    unique, seen = [], set()
-    for path in found:
-        key = path.resolve()
-        if key not in seen:
-            seen.add(key)
-            unique.append(path)
-    return unique
-
-
 def extract_faces_batch(
     inputs: list[str],
     out_dir: str | Path,
     options: ExtractOptions,
     progress: bool = True,
     stream: TextIO | None = None,
+    skip_bad: bool = True,
+    debug: bool = False,
 ) -> int:
-    """Run :func:`extract_faces_file` over files and folders; returns the exit code (1 if any failed).
+    """Run :func:`extract_faces_file` over files, folders, globs and ``@lists``; returns the exit code.
 
-    Bad files get a one-line message naming them and the batch continues; ``faces_report.json`` in
-    ``out_dir`` lists every file with its face count or error.
+    Built on the batch core (:mod:`facedeblur.batch`): every output path is checked up front (none
+    may be an input or land in an input folder being read), bad files get a one-line message naming
+    them and the batch continues, and ``faces_report.json`` in ``out_dir`` (written as the run goes)
+    lists every file with its face count or error. Returns 1 when any file failed.
     """
-    from tqdm import tqdm
-
-    from facedeblur.images import write_text_atomic
+    from facedeblur.batch.inputs import IMAGE_EXTENSIONS, expand_inputs
+    from facedeblur.batch.paths import PathPolicy, check_writable_folder
+    from facedeblur.batch.report import BatchReport
+    from facedeblur.batch.run import remove_stale_temps, run_batch, sayer
 
     stream = stream or sys.stderr
+    say = sayer("faces", stream)
     out_dir = Path(out_dir)
-    files = expand_inputs(inputs)
-    if not files:
-        raise UserError("no input images given (folders contained no image files)")
-    input_set = {p.resolve() for p in files if p.exists()}
-    stems: dict[str, int] = {}
-    results, failures = [], []
+    found = expand_inputs(inputs, IMAGE_EXTENSIONS, "images")
+    if not found.files and not found.problems:
+        raise UserError("no input images given")
+    policy = PathPolicy([f.path for f in found.files], found.folders)
+    policy.check_folder(out_dir, "-o")
+    report_path = policy.reserve(out_dir / REPORT_NAME, "report")
+    jobs: list[tuple[Path, str]] = []
+    counts: dict[str, int] = {}
+    for entry in found.files:
+        stem = entry.path.stem
+        counts[stem] = counts.get(stem, 0) + 1
+        if counts[stem] > 1:
+            stem = f"{stem}_{counts[stem]}"
+        for name in (f"{stem}.json", f"{stem}_face0.png", f"{stem}_overlay.png"):
+            policy.reserve(out_dir / name, "output", entry.path)
+        jobs.append((entry.path, stem))
+    check_writable_folder(out_dir, "-o")
+    remove_stale_temps([out_dir / f"{stem}.json" for _, stem in jobs] + [report_path])
+    report = BatchReport(report_path, "faces", asdict(options))
+    for item, message in found.problems:
+        say(message)
+        report.add({"input": item, "status": "failed", "error": message})
+
+    def work(job: tuple[Path, str]) -> dict:
+        path, stem = job
+        record = extract_faces_file(path, out_dir, options, stem, guard=policy.check)
+        return {
+            "json": f"{stem}.json",
+            "faces": len(record["faces"]),
+            "crops": [face["crop"] for face in record["faces"]],
+            "warnings": [f"{path}: {message}" for message in record["messages"]],
+        }
+
     logging.getLogger("facedeblur.face").setLevel(logging.ERROR)  # we print our own messages
-    for path in tqdm(files, desc="faces", unit="image", disable=not progress or len(files) < 2, file=stream):
-        stem = path.stem
-        stems[stem] = stems.get(stem, 0) + 1
-        if stems[stem] > 1:
-            stem = f"{stem}_{stems[stem]}"
-        if (out_dir / f"{stem}_overlay.png").resolve() in input_set or (
-            out_dir / f"{stem}.json"
-        ).resolve() in input_set:
-            failures.append({"file": str(path), "error": "an output would overwrite an input; choose another -o"})
-            print(f"facedeblur faces: {path}: an output would overwrite an input", file=stream)
-            continue
-        try:
-            record = extract_faces_file(path, out_dir, options, stem)
-        except InputError as err:
-            failures.append({"file": str(path), "error": str(err)})
-            print(f"facedeblur faces: {err}", file=stream)
-            continue
-        for message in record["messages"]:
-            print(f"facedeblur faces: {path}: {message}", file=stream)
-        results.append({"file": str(path), "json": f"{stem}.json", "faces": len(record["faces"])})
-    report = {"options": asdict(options), "images": len(files), "done": results, "failed": failures}
-    write_text_atomic(out_dir / REPORT_NAME, json.dumps(report, indent=1) + "\n")
-    total = sum(r["faces"] for r in results)
-    print(f"facedeblur faces: {total} face(s) in {len(results)} image(s) -> {out_dir}", file=stream)
+    result = run_batch(
+        jobs,
+        work,
+        report,
+        command="faces",
+        name=lambda job: job[0],
+        skip_bad=skip_bad,
+        progress=progress,
+        debug=debug,
+        unit="image",
+        stream=stream,
+    )
+    files = result.report["files"]
+    total = sum(int(r.get("faces", 0)) for r in files if r["status"] == "ok")
+    done = sum(r["status"] == "ok" for r in files)
+    say(f"{total} face(s) in {done} image(s) -> {out_dir}")
+    failures = result.report["failures"]
     if failures:
-        print(f"facedeblur faces: {len(failures)} of {len(files)} image(s) failed:", file=stream)
+        say(f"{len(failures)} of {len(files)} image(s) failed:")
         for failure in failures:
             print(f"  {failure['error']}", file=stream)
-        return 1
-    return 0
+    return result.exit_code

@@ -15,8 +15,6 @@ Example:
 
 from __future__ import annotations
 
-import json
-import time
 from pathlib import Path
 
 import numpy as np
@@ -195,15 +193,17 @@ def precompute_parse_labels(
     overwrite: bool = False,
     limit: int | None = None,
     progress: bool = True,
+    skip_bad: bool = True,
+    debug: bool = False,
 ) -> dict:
-    """Detect 68 landmarks on every sharp face in a folder and write its parsing map.
+    """Detect 68 landmarks on every sharp face in a folder and write its parsing map (on the batch core).
 
     Each image ``IN/a/b.jpg`` gives ``OUT/a/b.png``: (size, size) 8-bit labels (class indices of
     :data:`PARSING_CLASSES`), rasterised from the landmarks of the largest face, rescaled from the
     image's size to ``size`` the way a training loader resizes the image. Existing outputs are kept
-    (resume) unless ``overwrite``. Images where no face is found get no label file and are listed in the
-    report; unreadable files are listed as failures. The report is also written to
-    ``OUT/parse_labels_report.json``.
+    (resume) unless ``overwrite``. Images where no face is found get no label file and a record
+    saying so; unreadable files are failures. ``OUT`` may not lie inside ``IN``; the report is
+    written to ``OUT/parse_labels_report.json`` as the run goes.
 
     Args:
         in_dir: folder of face images (searched recursively).
@@ -213,67 +213,81 @@ def precompute_parse_labels(
         overwrite: recompute labels that already exist.
         limit: process at most this many images (sorted by path).
         progress: show a progress bar.
+        skip_bad: go on past unreadable files (False: stop at the first).
+        debug: print tracebacks of unexpected errors.
 
     Returns:
-        The report: counts, ``no_face`` and ``failed`` file lists and the mean class fractions.
+        The batch report (:mod:`facedeblur.batch.report`): ``summary`` counts ``labelled``,
+        ``kept_existing`` and ``no_face``; ``class_fraction_mean`` the mean class fractions.
     """
-    from tqdm import tqdm
-
-    from facedeblur.errors import InputError, UserError
+    from facedeblur.batch.inputs import IMAGE_EXTENSIONS, expand_inputs
+    from facedeblur.batch.paths import PathPolicy, check_writable_folder
+    from facedeblur.batch.report import BatchReport
+    from facedeblur.batch.run import remove_stale_temps, run_batch
+    from facedeblur.errors import UserError
     from facedeblur.face.detect import detect_faces, fit_landmarks, to_uint8_rgb
-    from facedeblur.images import is_image_path, read_image, write_image, write_text_atomic
+    from facedeblur.images import read_image, write_image
 
     in_dir, out_dir = Path(in_dir), Path(out_dir)
     if not in_dir.is_dir():
         raise UserError(f"{in_dir}: not a folder")
     if size < 8:
         raise UserError(f"label size must be at least 8 px, got {size}")
-    files = sorted(p for p in in_dir.rglob("*") if p.is_file() and is_image_path(p))
-    if limit is not None:
-        files = files[: max(0, int(limit))]
-    out_dir.mkdir(parents=True, exist_ok=True)
-    report: dict = {
-        "input": str(in_dir),
-        "output": str(out_dir),
-        "size": size,
-        "detector": detector,
-        "classes": list(PARSING_CLASSES),
-        "images": len(files),
-        "labelled": 0,
-        "kept_existing": 0,
-        "no_face": [],
-        "failed": [],
-    }
-    fraction_sum = np.zeros(len(PARSING_CLASSES))
-    start = time.time()
-    for path in tqdm(files, desc="parse labels", unit="face", disable=not progress):
-        relative = path.relative_to(in_dir)
-        target = (out_dir / relative).with_suffix(".png")
-        if target.exists() and not overwrite:
-            report["kept_existing"] += 1
-            continue
-        try:
-            rgb = to_uint8_rgb(read_image(path))
-        except InputError as err:
-            report["failed"].append({"file": str(relative), "error": str(err)})
-            continue
+    found = expand_inputs([in_dir], IMAGE_EXTENSIONS, "images")
+    files = found.files[: max(0, int(limit))] if limit is not None else found.files
+    policy = PathPolicy([f.path for f in found.files], found.folders)
+    policy.check_folder(out_dir, "-o")
+    report_path = policy.reserve(out_dir / REPORT_NAME, "report")
+    jobs = [(f.path, policy.reserve((out_dir / f.rel).with_suffix(".png"), "output", f.path)) for f in files]
+    check_writable_folder(out_dir, "-o")
+    remove_stale_temps([target for _, target in jobs] + [report_path])
+    options = {"input": str(in_dir), "size": size, "detector": detector, "classes": list(PARSING_CLASSES)}
+    fractions: list[np.ndarray] = []
+
+    def summarize(records: list[dict]) -> dict:
+        ok = [r for r in records if r["status"] == "ok"]
+        return {
+            "labelled": sum(1 for r in ok if "label" in r and not r.get("resumed")),
+            "kept_existing": sum(r["status"] == "skipped" or bool(r.get("resumed")) for r in records),
+            "no_face": sum(1 for r in ok if r.get("no_face")),
+        }
+
+    report = BatchReport(report_path, "data parse-labels", options, resume=not overwrite, summarize=summarize)
+
+    def work(job: tuple[Path, Path]) -> dict:
+        path, target = job
+        rgb = to_uint8_rgb(read_image(path))
         faces = detect_faces(rgb, detector=detector)
         if not faces:
-            report["no_face"].append(str(relative))
-            continue
+            return {"no_face": True, "warnings": [f"{path}: no face found; no label written"]}
         landmarks = fit_landmarks(rgb, faces[0].box, 68)
         labels = parsing_map_from_landmarks(landmarks, size, source_size=rgb.shape[:2])
         write_image(target, labels[:, :, None])
-        fraction_sum += np.array(list(class_fractions(labels).values()))
-        report["labelled"] += 1
-    report["seconds"] = round(time.time() - start, 1)
-    if report["labelled"]:
-        mean = fraction_sum / report["labelled"]
-        report["class_fraction_mean"] = {
-            name: round(float(v), 4) for name, v in zip(PARSING_CLASSES, mean, strict=True)
+        fractions.append(np.array(list(class_fractions(labels).values())))
+        return {"label": str(target)}
+
+    def skip(job: tuple[Path, Path]) -> dict | None:
+        return {"label": str(job[1])} if job[1].exists() and not overwrite else None
+
+    result = run_batch(
+        jobs,
+        work,
+        report,
+        command="data parse-labels",
+        name=lambda job: job[0],
+        skip=skip,
+        skip_bad=skip_bad,
+        progress=progress,
+        debug=debug,
+        unit="face",
+    )
+    if fractions:
+        mean = np.mean(np.stack(fractions), axis=0)
+        report.extra = {
+            "class_fraction_mean": {n: round(float(v), 4) for n, v in zip(PARSING_CLASSES, mean, strict=True)}
         }
-    write_text_atomic(out_dir / REPORT_NAME, json.dumps(report, indent=1) + "\n")
-    return report
+        result.report = report.write(complete=result.stopped is None)
+    return result.report
 
 
 def _convex_hull(points: np.ndarray) -> np.ndarray:

@@ -137,6 +137,65 @@ def bundled_models() -> dict[str, Path]:
     return {p.stem: p for p in sorted(WEIGHTS_DIR.glob("*.safetensors"))}
 
 
+def is_experimental(meta: WeightsMetadata) -> bool:
+    """True when a model does not beat its own input on its validation figures (``psnr`` <= ``psnr_input``).
+
+    Such models are listed as experimental and left out of the web demo's default choices.
+
+    Example:
+        >>> meta = WeightsMetadata("m", "chrysos", {}, 128, [], "", "", "cpu", {"psnr": 24.9, "psnr_input": 28.7})
+        >>> is_experimental(meta)
+        True
+    """
+    psnr, baseline = meta.metrics.get("psnr"), meta.metrics.get("psnr_input")
+    return psnr is not None and baseline is not None and float(psnr) <= float(baseline)
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    """One bundled model as listings show it (read from its metadata header, no tensors, no torch)."""
+
+    name: str
+    architecture: str | None
+    component: bool = False
+    experimental: bool = False
+    error: str | None = None
+
+
+def bundled_catalogue() -> list[ModelEntry]:
+    """Every bundled model with what its metadata says: architecture, component, experimental.
+
+    Reads only the JSON header of each safetensors file (standard library), so parsers can list
+    models in their ``--help`` without importing torch. The default model comes first.
+    """
+    entries = []
+    for name, path in bundled_models().items():
+        try:
+            meta = _header_metadata(path)
+        except ModelMismatchError as err:
+            entries.append(ModelEntry(name, None, error=str(err)))
+            continue
+        component = meta.architecture in COMPONENT_ARCHITECTURES
+        entries.append(ModelEntry(name, meta.architecture, component, not component and is_experimental(meta)))
+    return sorted(entries, key=lambda e: (e.name != DEFAULT_MODEL, e.name))
+
+
+def _header_metadata(path: Path) -> WeightsMetadata:
+    """The :class:`WeightsMetadata` of a safetensors file from its header (8-byte length + JSON)."""
+    import struct
+
+    try:
+        with open(path, "rb") as fh:
+            (length,) = struct.unpack("<Q", fh.read(8))
+            if length > 100_000_000:
+                raise ValueError("header too large")
+            header = json.loads(fh.read(length))
+        raw = header["__metadata__"]["facedeblur"]
+    except (OSError, ValueError, KeyError, TypeError, struct.error) as err:
+        raise ModelMismatchError(f"{path}: not a facedeblur safetensors weights file ({err})") from err
+    return WeightsMetadata.from_json(raw, str(path))
+
+
 def resolve_model(name_or_path: str | None) -> Path:
     """Turn ``--model`` (None, ``default``, a bundled name or a path) into a weights file.
 
