@@ -49,6 +49,26 @@ def test_model_choices_put_the_extra_model_first(tiny_model):
     assert "parsenet" not in choices  # a bundled helper network, not a face restorer
 
 
+def test_experimental_models_are_left_out_of_the_default_choices(tmp_path, monkeypatch):
+    import facedeblur.models.hub as hub
+    from facedeblur.models.hub import WeightsMetadata, read_metadata, save_weights
+    from facedeblur.models.registry import build_model
+
+    weights = tmp_path / "weights"
+    weights.mkdir()
+    for name, psnr in (("good", 30.0), ("weak", 20.0)):
+        meta = read_metadata(make_tiny_model(weights / f"{name}.safetensors"))
+        meta = WeightsMetadata(**{**meta.__dict__, "name": name, "metrics": {"psnr": psnr, "psnr_input": 25.0}})
+        save_weights(build_model("chrysos", width=8, blocks=1), weights / f"{name}.safetensors", meta)
+    monkeypatch.setattr(hub, "WEIGHTS_DIR", weights)
+    monkeypatch.setattr(hub, "DEFAULT_MODEL", "good")
+    assert list(model_choices()) == ["good"]
+    assert list(model_choices(experimental=True)) == ["good", "weak"]
+    assert list(model_choices("weak")) == ["weak", "good"]  # named explicitly: offered first
+    assert [(e.name, e.experimental) for e in hub.bundled_catalogue()] == [("good", False), ("weak", True)]
+    assert main(["models"]) == 0
+
+
 def test_photo_batch_restores_faces_and_reports_every_problem(backend, uploads):
     names = ["portrait.png", "landscape.png", "broken.jpg", "notes.png"]
     batch = backend.restore_photos([uploads / n for n in names], backend.default_choice, 1.0)
@@ -135,8 +155,11 @@ def test_gradio_handlers_return_the_comparison_downloads_and_status(backend, upl
         compare, gallery, files, status, shown = handlers["restore_photos"](
             [str(uploads / "portrait.png"), str(uploads / "notes.png")], backend.default_choice, 1.0
         )
-    assert compare[0].shape == compare[1].shape and not np.array_equal(compare[0], compare[1])
-    assert gallery["value"][0][1] == "portrait.png" and not gallery["visible"]  # a gallery only for 2+ photos
+    before, after = read_image(compare[0]), read_image(compare[1])  # files: the page state holds no pixels
+    assert before.shape == after.shape and not np.array_equal(before, after)
+    assert np.array_equal(before, read_image(uploads / "portrait.png"))
+    assert gallery["value"][0] == (compare[1], "portrait.png") and not gallery["visible"]  # gallery for 2+ photos
+    assert all(isinstance(path, str) for pair in shown for path in pair)
     assert len(files) == 1 and files[0].endswith("portrait_restored.png")
     assert status.splitlines() == [
         "portrait.png: 1 face restored -> portrait_restored.png",
@@ -185,3 +208,48 @@ def test_backend_docstring_examples_run():
 
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
     assert result.attempted > 0 and result.failed == 0
+
+
+@pytest.mark.slow
+def test_sigterm_removes_uploads_and_results_like_ctrl_c(tiny_model, face, tmp_path):
+    import os
+    import signal
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    gradio_client = pytest.importorskip("gradio_client")
+    photo = tmp_path / "photo.png"
+    write_image(photo, face_photo(face))
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {**os.environ, "TMPDIR": str(temp)}
+    command = [sys.executable, "-m", "facedeblur", "serve", "--port", str(port), "--model", str(tiny_model)]
+    server = subprocess.Popen([*command, "--device", "cpu"], env=env, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and server.poll() is None:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.3)
+        client = gradio_client.Client(f"http://127.0.0.1:{port}/", verbose=False, download_files=str(tmp_path / "dl"))
+        label = f"tiny ({tiny_model})"
+        _, _, downloads, status = client.predict(
+            [gradio_client.handle_file(str(photo))], label, 1.0, api_name="/restore_photos"
+        )[:4]
+        assert "1 face restored" in status and downloads
+        work = [p for p in temp.iterdir() if p.name.startswith("facedeblur-serve-")]
+        assert len(work) == 1 and any(p.is_file() for p in (work[0] / "gradio").rglob("*"))  # the upload
+        assert any(p.name.endswith("_restored.png") for p in work[0].rglob("*"))
+    finally:
+        server.send_signal(signal.SIGTERM)
+        _, err = server.communicate(timeout=60)
+    assert server.returncode in (0, 143), err
+    assert "Traceback" not in err
+    assert [p.name for p in temp.iterdir()] == []  # uploads, results and Gradio's cache are gone

@@ -27,6 +27,9 @@ OFFLINE_ENVIRONMENT = {
     "HF_HUB_OFFLINE": "1",
 }
 PHOTO_TYPES = list(IMAGE_EXTENSIONS)
+DEFAULT_CONCURRENCY = 2  # restorations run at once; more requests wait in the queue
+DEFAULT_QUEUE_SIZE = 32  # requests waiting at most; beyond, a visitor is told the demo is busy
+SESSION_CAPACITY = 500  # visitors whose page state is kept in memory (the oldest go first)
 VIDEO_KINDS = ", ".join(e[1:] for e in VIDEO_EXTENSIONS)
 MAX_UPLOAD = "500mb"
 
@@ -45,14 +48,19 @@ def _offline_gradio():
 
 
 def build_app(
-    model: str | None = None, device: str = "auto", backend: DemoBackend | None = None, detection: dict | None = None
+    model: str | None = None,
+    device: str = "auto",
+    backend: DemoBackend | None = None,
+    detection: dict | None = None,
+    experimental: bool = False,
 ):
     """Build the demo's :class:`gradio.Blocks` (not launched).
 
     Args:
         model: an extra model listed first (bundled name, ``"default"`` or a ``.safetensors`` path).
         device: ``auto|cpu|cuda|mps``.
-        backend: a ready :class:`DemoBackend` (then ``model`` and ``device`` are ignored).
+        backend: a ready :class:`DemoBackend` (then ``model``, ``device`` and ``experimental`` are ignored).
+        experimental: also offer the bundled models marked experimental.
 
     Returns:
         The Blocks app; the backend is at ``app.facedeblur_backend``.
@@ -60,11 +68,14 @@ def build_app(
     Raises:
         UserError: unknown model, or no model at all.
     """
+    backend = backend or DemoBackend(model=model, device=device, detection=detection, experimental=experimental)
+    # Uploads and Gradio's copies of the results live in the backend's work folder, removed with it
+    # (at exit, on Ctrl-C and SIGTERM alike); read when the Blocks and the server are made.
+    os.environ["GRADIO_TEMP_DIR"] = str(backend.gradio_dir)
     gr = _offline_gradio()
-    backend = backend or DemoBackend(model=model, device=device, detection=detection)
     labels = list(backend.choices)
 
-    with gr.Blocks(title="facedeblur", analytics_enabled=False, delete_cache=(3600, 7200)) as app:
+    with gr.Blocks(title="facedeblur", analytics_enabled=False, delete_cache=(600, 3600)) as app:
         gr.Markdown(_INTRO)
         with gr.Row():
             model_box = gr.Dropdown(
@@ -81,7 +92,7 @@ def build_app(
             )
         with gr.Tabs():
             with gr.Tab("Photos", id="photos-tab"):
-                pairs = gr.State([])
+                pairs = gr.State([], time_to_live=3600)
                 with gr.Row():
                     with gr.Column(scale=1):
                         photos = gr.File(
@@ -133,10 +144,13 @@ def build_app(
             for problem in batch.problems:
                 gr.Warning(problem)
             done = batch.restored
-            shown = [(o.before, o.after) for o in done]
+            # The page state keeps file paths, never pixels: a visitor's session costs bytes, not megabytes.
+            shown = [backend.preview_files(o) for o in done]
             return (
                 shown[0] if shown else None,
-                gr.update(value=[(o.after, o.name) for o in done], visible=len(done) > 1),
+                gr.update(
+                    value=[(after, o.name) for o, (_, after) in zip(done, shown, strict=True)], visible=len(done) > 1
+                ),
                 batch.outputs or None,
                 batch.status,
                 shown,
@@ -182,21 +196,34 @@ def build_app(
     return app
 
 
-def launch(app, host: str = "127.0.0.1", port: int = 7860, block: bool = True) -> Any:
+def launch(
+    app,
+    host: str = "127.0.0.1",
+    port: int = 7860,
+    block: bool = True,
+    concurrency: int = DEFAULT_CONCURRENCY,
+    queue_size: int = DEFAULT_QUEUE_SIZE,
+) -> Any:
     """Serve ``app`` on ``host:port`` without share links, SSR or footer links to the internet.
+
+    Requests go through one bounded queue: ``concurrency`` restorations run at once (they share the
+    loaded models), up to ``queue_size`` more wait, and a request beyond that is refused with
+    "the queue is full" instead of piling up memory.
 
     Args:
         app: from :func:`build_app`.
         host: interface to listen on (``0.0.0.0`` for every interface).
         port: TCP port.
         block: wait until interrupted (False returns right after the server is up, for tests).
+        concurrency: restorations at once.
+        queue_size: requests waiting at most.
 
     Returns:
         What :meth:`gradio.Blocks.launch` returns: ``(server app, local url, share url)``.
     """
     _offline_gradio()
     backend = getattr(app, "facedeblur_backend", None)
-    app.queue(default_concurrency_limit=2)
+    app.queue(default_concurrency_limit=int(concurrency), max_size=int(queue_size))
     return app.launch(
         server_name=host,
         server_port=int(port),
@@ -210,5 +237,6 @@ def launch(app, host: str = "127.0.0.1", port: int = 7860, block: bool = True) -
         prevent_thread_lock=not block,
         max_file_size=MAX_UPLOAD,
         footer_links=["settings"],
+        state_session_capacity=SESSION_CAPACITY,
         allowed_paths=[str(backend.work_dir)] if backend is not None else None,
     )

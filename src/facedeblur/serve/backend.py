@@ -103,6 +103,7 @@ class DemoBackend:
         work_dir: where results are written (default: a temporary folder removed with the backend).
         detection: face-detection keyword arguments for every Restorer (``detector``, ``min_face_size``,
             ``detection_threshold``, ``max_side``, ``upsample``; see :class:`facedeblur.restore.Restorer`).
+        experimental: also offer the bundled models marked experimental (see :func:`model_choices`).
 
     Raises:
         UserError: ``model`` is neither a bundled name nor an existing weights file, or there is no
@@ -115,22 +116,30 @@ class DemoBackend:
         device: str = "auto",
         work_dir: str | Path | None = None,
         detection: dict | None = None,
+        experimental: bool = False,
     ) -> None:
         from facedeblur.restore import resolve_device
 
         self.device = resolve_device(device)
         self.detection = dict(detection or {})
-        self.choices = model_choices(model)
+        self.choices = model_choices(model, experimental)
         if not self.choices:
             raise UserError("no bundled model is installed; pass --model PATH.safetensors")
         self._restorers: dict[str, object] = {}
         self._lock = threading.Lock()
         if work_dir is None:
             self.work_dir = Path(tempfile.mkdtemp(prefix="facedeblur-serve-"))
-            weakref.finalize(self, shutil.rmtree, str(self.work_dir), True)
+            self._cleanup = weakref.finalize(self, shutil.rmtree, str(self.work_dir), True)
         else:
             self.work_dir = Path(work_dir)
             self.work_dir.mkdir(parents=True, exist_ok=True)
+            self._cleanup = weakref.finalize(self, shutil.rmtree, str(self.work_dir / "gradio"), True)
+        self.gradio_dir = self.work_dir / "gradio"  # uploads and Gradio's cache (see serve.app)
+        self.gradio_dir.mkdir(exist_ok=True)
+
+    def close(self) -> None:
+        """Remove the uploads and results (the work folder, or its ``gradio`` part when it was given)."""
+        self._cleanup()
 
     @property
     def default_choice(self) -> str:
@@ -153,6 +162,17 @@ class DemoBackend:
                 except UserError as err:
                     raise UserError(f"model {choice!r} cannot be loaded: {err}") from err
             return self._restorers[choice]
+
+    def preview_files(self, outcome: PhotoOutcome) -> tuple[str, str]:
+        """Write an outcome's before/after previews as PNGs next to its result; returns their paths."""
+        from facedeblur.images import write_image
+
+        folder = outcome.output.parent
+        before = folder / f".{outcome.output.stem}.before.png"
+        after = folder / f".{outcome.output.stem}.after.png"
+        write_image(before, outcome.before)
+        write_image(after, outcome.after)
+        return str(before), str(after)
 
     def _job_dir(self) -> Path:
         """A fresh folder for one request; folders of requests older than :data:`JOB_MAX_AGE_S` go."""
@@ -258,12 +278,13 @@ class _FrameProgress:
             self.progress(min(self.done, self.total), self.total)
 
 
-def model_choices(extra: str | None = None) -> dict[str, str]:
+def model_choices(extra: str | None = None, experimental: bool = False) -> dict[str, str]:
     """Model list of the demo: label -> what :class:`~facedeblur.restore.Restorer` takes.
 
     ``extra`` (a bundled name, ``"default"`` or a weights path) comes first; bundled restoration
-    models follow, the default model first among them (helper networks such as the face parser
-    PSFR-GAN uses are not offered).
+    models follow, the default model first among them. Component networks (the face parser PSFR-GAN
+    uses) are never offered; experimental models (metadata: no better than their input on their
+    validation set) only with ``experimental`` or when named as ``extra``.
 
     Raises:
         UserError: ``extra`` is neither a bundled name nor an existing ``.safetensors`` file.
@@ -272,28 +293,23 @@ def model_choices(extra: str | None = None) -> dict[str, str]:
         >>> isinstance(model_choices(), dict)
         True
     """
-    from facedeblur.models.hub import COMPONENT_ARCHITECTURES, DEFAULT_MODEL, bundled_models, read_metadata
+    from facedeblur.models.hub import DEFAULT_MODEL, bundled_catalogue
 
-    bundled = []
-    for name, path in bundled_models().items():
-        try:
-            if read_metadata(path).architecture not in COMPONENT_ARCHITECTURES:
-                bundled.append(name)
-        except UserError:
-            continue  # a broken bundled file is reported by `facedeblur models`, not offered here
-    bundled.sort(key=lambda name: (name != DEFAULT_MODEL, name))
+    catalogue = [e for e in bundled_catalogue() if e.architecture and not e.component]
+    restorers = [e.name for e in catalogue]
+    offered = [e.name for e in catalogue if experimental or not e.experimental]
     choices: dict[str, str] = {}
     if extra not in (None, ""):
         name = DEFAULT_MODEL if extra == "default" else str(extra)
-        if name not in bundled:
+        if name not in restorers:
             path = Path(name)
             if path.suffix != ".safetensors" or not path.is_file():
-                known = ", ".join(bundled) or "none installed"
+                known = ", ".join(restorers) or "none installed"
                 raise UserError(f"--model {extra}: not a bundled model ({known}) nor a .safetensors file")
             choices[f"{path.stem} ({path})"] = str(path)
         else:
             choices[name] = name
-    for name in bundled:
+    for name in offered:
         choices.setdefault(name, name)
     return choices
 
