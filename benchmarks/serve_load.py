@@ -91,9 +91,7 @@ def one_request(url: str, photo: Path, size: tuple[int, int], model: str) -> str
 
     try:
         client = Client(url, verbose=False, download_files=tempfile.mkdtemp(prefix="serve-load-"))
-        _, _, downloads, status, *_ = client.predict(
-            [handle_file(str(photo))], model, 1.0, api_name="/restore_photos"
-        )
+        _, _, downloads, status, *_ = client.predict([handle_file(str(photo))], model, 1.0, api_name="/restore_photos")
         if not downloads:
             return f"no result ({status})"
         for item in downloads:

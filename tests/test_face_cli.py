@@ -56,7 +56,7 @@ def test_bad_files_are_reported_and_the_batch_continues(photos, tmp_path, capsys
     code = main(["faces", str(photos), "-o", str(out), "--quiet", "--no-overlay", "--landmarks68", "--size", "96"])
     assert code == 1
     err = capsys.readouterr().err
-    assert "truncated.jpg" in err and "1 of 5 image(s) failed" in err
+    assert "truncated.jpg" in err and "1 of 5 input(s) failed" in err
     report = json.loads((out / "faces_report.json").read_text())
     assert report["summary"]["ok"] == 4 and report["failures"][0]["input"].endswith("truncated.jpg")
     gray = read_image(out / "gray16_face0.png")

@@ -239,12 +239,10 @@ def test_faces_goes_on_past_bad_files_without_a_crash(corpus, faces_run):
         assert lines_naming(output, item.path), item.path.name
 
 
-@pytest.mark.xfail(strict=True, reason="faces is not on the batch core yet: its summary repeats every failure")
 def test_faces_names_each_bad_file_once(corpus, faces_run):
     assert_each_named_once(faces_run[1], _bad(corpus.images))
 
 
-@pytest.mark.xfail(strict=True, reason="faces is not on the batch core's input expansion yet: links/FIFOs unnamed")
 def test_faces_names_links_and_fifos(corpus, faces_run):
     assert_each_named_once(faces_run[1], corpus.specials)
 
@@ -284,20 +282,16 @@ def test_degrade_names_each_bad_file_once_and_goes_on(corpus, degrade_run):
     assert_no_crash(output)
     assert_each_named_once(output, _bad(corpus.images))
     report = json.loads((out / "report.json").read_text())
-    assert report["written"] >= len({item.path.stem for item in _good(corpus.images)}) - 1
+    assert report["summary"]["written"] >= len({item.path.stem for item in _good(corpus.images)}) - 1
 
 
-@pytest.mark.xfail(strict=True, reason="degrade is not on the batch core yet: links and FIFOs are skipped unnamed")
 def test_degrade_names_links_and_fifos(corpus, degrade_run):
     assert_each_named_once(degrade_run[1], corpus.specials)
 
 
-@pytest.mark.xfail(
-    strict=True, reason="degrade is not on the batch core's output-path policy: photo.jpg and photo.png share a pair"
-)
 def test_degrade_writes_one_pair_per_good_image(corpus, degrade_run):
     report = json.loads((degrade_run[2] / "report.json").read_text())
-    assert report["written"] == len(_good(corpus.images))
+    assert report["summary"]["written"] == len(_good(corpus.images)) + 1  # + the good link to photo.png
 
 
 @pytest.fixture(scope="module")
@@ -315,7 +309,6 @@ def test_curate_names_each_bad_file_once_and_scores_the_rest(corpus, curate_run)
     assert f"{len(_good(corpus.images)) + 1} faces scored" in output  # + the good link to photo.png
 
 
-@pytest.mark.xfail(strict=True, reason="data curate is not on the batch core yet: links and FIFOs are skipped unnamed")
 def test_curate_names_links_and_fifos(corpus, curate_run):
     assert_each_named_once(curate_run[1], corpus.specials)
 
@@ -362,9 +355,6 @@ def test_mine_goes_on_past_bad_videos(corpus, mine_run):
         assert lines_naming(output, item.path), item.path.name
 
 
-@pytest.mark.xfail(
-    strict=True, reason="mine is not on the batch core yet: its table and its summary both name a failure"
-)
 def test_mine_names_each_bad_video_once(corpus, mine_run):
     assert_each_named_once(mine_run[1], _bad(corpus.videos))
 

@@ -74,7 +74,8 @@ class Inputs:
     """What :func:`expand_inputs` found.
 
     Attributes:
-        files: the input files, in the order given (files of a folder sorted), each once.
+        files: the input files, in the order given (files of a folder sorted), each name once (a
+            symbolic link to a file is a name of its own).
         problems: ``(item, one-line message)`` for each name that gave no file.
         folders: the input folders read (outputs may not land inside them).
     """
@@ -97,7 +98,7 @@ def expand_inputs(
         kinds: what those extensions are, for the message of a folder without any.
 
     Returns:
-        An :class:`Inputs`; each file appears once (by its resolved path).
+        An :class:`Inputs`; each file appears once (by its absolute path, links not resolved).
     """
     found = Inputs()
     seen_lists: set[Path] = set()
@@ -161,8 +162,8 @@ def expand_inputs(
     for item in items:
         add(os.fspath(item))
     unique, seen = [], set()
-    for entry in found.files:
-        key = real_path(entry.path)
+    for entry in found.files:  # a file named twice counts once; a link is a name of its own
+        key = os.path.abspath(entry.path)
         if key not in seen:
             seen.add(key)
             unique.append(entry)

@@ -131,7 +131,7 @@ def run_batch(
         name: the job's input, for records and messages.
         skip: returns a ``skipped`` record's fields for jobs not to run (e.g. output exists), else None.
         skip_bad: go on past failed files (False: stop at the first).
-        progress: show a progress bar (stderr).
+        progress: show progress (a bar on a terminal, a line every few seconds elsewhere; stderr).
         debug: print tracebacks of unexpected errors.
         unit: what a job is, for the progress bar.
         stream: where messages go (default stderr).
@@ -139,19 +139,12 @@ def run_batch(
     Returns:
         A :class:`BatchResult`; its ``exit_code`` is 1 when any file failed or the run stopped early.
     """
-    from tqdm import tqdm
+    from facedeblur.progress import progress as progress_display
 
     stream = stream or sys.stderr
     say = sayer(command, stream)
     result = BatchResult()
-    bar = tqdm(
-        jobs,
-        unit=unit,
-        desc=command.split()[0],
-        disable=not progress or len(jobs) < 2,
-        dynamic_ncols=True,
-        file=stream,
-    )
+    bar = progress_display(jobs, desc=command.split()[0], unit=unit, enabled=progress and len(jobs) > 1, stream=stream)
     done = 0
     try:
         for job in bar:

@@ -92,18 +92,23 @@ def _percentiles(values) -> dict[str, float]:
 def _run_curate(args: argparse.Namespace) -> int:
     import shutil
 
+    from facedeblur.batch.inputs import IMAGE_EXTENSIONS, expand_inputs
     from facedeblur.batch.paths import PathPolicy
-    from facedeblur.data.datasets import list_images
     from facedeblur.data.sharpness import METRICS, score_files
     from facedeblur.errors import InputError
     from facedeblur.images import write_text_atomic
 
     root = Path(args.folder)
-    files = list_images(root)
+    if not root.is_dir():
+        raise UserError(f"{root}: not a folder")
+    found = expand_inputs([root], IMAGE_EXTENSIONS, "images")
+    files = [f.path for f in found.files]
     if args.limit is not None:
         files = files[: args.limit]
     if not files:
         raise UserError(f"{root}: no images found")
+    for _, message in found.problems:  # dangling links, FIFOs named like images
+        print(f"facedeblur data curate: {message}", file=sys.stderr)
     if (args.keep_list or args.move_rejected) and args.threshold is None:
         raise UserError("--keep-list and --move-rejected need --threshold")
     policy = PathPolicy(files, [root])
@@ -115,6 +120,7 @@ def _run_curate(args: argparse.Namespace) -> int:
     try:
         size = args.size or None
         scores, failed = score_files(files, METRICS, args.skip_bad, not args.quiet, size)
+        failed = [message for _, message in found.problems] + failed
     except InputError as err:
         print(f"facedeblur data curate: error: {err} (stopped by --no-skip-bad)", file=sys.stderr)
         return 1
@@ -155,8 +161,8 @@ def _run_curate(args: argparse.Namespace) -> int:
             "scores": scores,
         }
         write_text_atomic(args.report, json.dumps(report, indent=1, sort_keys=True) + "\n")
-    for line in failed:
-        print(f"failed: {line}", file=sys.stderr)
+    for line in failed[len(found.problems) :]:  # the problems were named before scoring
+        print(f"facedeblur data curate: {line}", file=sys.stderr)
     return 1 if failed else 0
 
 

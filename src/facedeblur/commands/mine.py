@@ -65,7 +65,7 @@ def find_videos(items: list[str]):
 def _run(args: argparse.Namespace) -> int:
     from facedeblur.batch.paths import PathPolicy
     from facedeblur.config import apply_overrides, from_dict, load_yaml, to_dict
-    from facedeblur.data.mining import MiningConfig, format_summary, mine_videos
+    from facedeblur.data.mining import MiningConfig, format_summary, is_unusable, mine_videos
 
     found = find_videos(args.inputs)
     for _, message in found.problems:
@@ -92,13 +92,9 @@ def _run(args: argparse.Namespace) -> int:
     summary = mine_videos(
         videos, out, config, pairs=args.pairs, ray_address=args.ray, progress=not args.quiet, skip_bad=args.skip_bad
     )
-    print(format_summary(summary))
-    unreadable = [
-        v["reason"]
-        for v in summary["videos"].values()
-        if v["status"] == "failed" or v["reason"].startswith("unreadable video")
-    ]
-    for reason in unreadable:
+    print(format_summary(summary, errors_below=True))
+    unreadable = [v["reason"] for v in summary["videos"].values() if is_unusable(v)]
+    for reason in unreadable:  # the one line naming each bad video
         print(f"facedeblur mine: {reason}", file=sys.stderr)
     if len(summary["videos"]) < len(videos):
         print(f"facedeblur mine: stopped by --no-skip-bad; {len(videos) - len(summary['videos'])} video(s) not mined")

@@ -715,11 +715,22 @@ def write_summary(
     return summary
 
 
-def format_summary(summary: dict[str, Any]) -> str:
-    """A plain-text table of a dataset summary (one line per video), as printed by ``facedeblur mine``."""
+def is_unusable(video: dict[str, Any]) -> bool:
+    """A video of a summary that could not be mined at all (failed, or unreadable)."""
+    return video["status"] == "failed" or video["reason"].startswith("unreadable video")
+
+
+def format_summary(summary: dict[str, Any], errors_below: bool = False) -> str:
+    """A plain-text table of a dataset summary (one line per video), as printed by ``facedeblur mine``.
+
+    With ``errors_below`` the reason of an unusable video reads "see the error line" (the command
+    prints that line, naming the file, so each bad file is named once).
+    """
     lines = [f"{'video':<12} {'status':<9} {'frames':>6} {'kept':>5}  reason / rejected frames"]
     for name, v in summary["videos"].items():
         detail = v["reason"] or ", ".join(f"{k}: {n}" for k, n in sorted(v["rejected_frames"].items())) or "-"
+        if errors_below and is_unusable(v):
+            detail = "see the error line"
         lines.append(f"{name:<12} {v['status']:<9} {v['frames']:>6} {v['accepted_frames']:>5}  {detail}")
     fps = summary["frames_per_second"]
     lines.append(

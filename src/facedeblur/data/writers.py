@@ -7,6 +7,9 @@ Layout (used by ``facedeblur degrade images|video`` and read by :class:`facedebl
     OUT/params/<name>.json   what made the pair (recipe parameters, or the frame window)
     OUT/report.json          the batch report (counts, failures, settings)
 
+``<name>`` is the input's path relative to the input folder without its extension; when two inputs
+share it (``photo.jpg`` and ``photo.png``) each gets its extension appended (``photo_jpg``, ``photo_png``).
+
 Files are written atomically; the same inputs, recipe and seed give byte-identical files because each
 sample's generator is seeded by the seed and the sample's relative name (not by processing order).
 """
@@ -83,7 +86,7 @@ def synthesize_pairs(
     from facedeblur.batch.inputs import IMAGE_EXTENSIONS, expand_inputs
     from facedeblur.batch.paths import PathPolicy, check_writable_folder
     from facedeblur.batch.report import BatchReport
-    from facedeblur.batch.run import remove_stale_temps, run_batch
+    from facedeblur.batch.run import remove_stale_temps, run_batch, sayer
     from facedeblur.degrade.ops import square_resize
     from facedeblur.degrade.recipes import degrade_numpy, params_to_json, prepare_target, recipe_to_dict
 
@@ -92,14 +95,19 @@ def synthesize_pairs(
         raise UserError(f"{in_dir}: not a folder")
     found = expand_inputs([in_dir], IMAGE_EXTENSIONS, "images")
     files = found.files[:limit] if limit is not None else found.files
-    if not files:
+    if not files and not found.problems:
         raise UserError(f"{in_dir}: no images found")
     policy = PathPolicy([f.path for f in found.files], found.folders)
     policy.check_folder(out, "-o")
     report_path = policy.reserve(out / "report.json", "report")
+    stems: dict[str, int] = {}
+    for entry in files:
+        stems[entry.rel.with_suffix("").as_posix()] = stems.get(entry.rel.with_suffix("").as_posix(), 0) + 1
     jobs = []
     for entry in files:
         name = entry.rel.with_suffix("").as_posix()
+        if stems[name] > 1:  # photo.jpg and photo.png: pairs photo_jpg and photo_png
+            name = f"{name}_{entry.rel.suffix.lstrip('.').lower()}"
         for path in _pair_paths(out, name):
             policy.reserve(path, "output", entry.path)
         jobs.append((entry.path, name))
@@ -107,6 +115,9 @@ def synthesize_pairs(
     remove_stale_temps([p for _, name in jobs for p in _pair_paths(out, name)] + [report_path])
     options = {"input": str(in_dir), "recipe": recipe_to_dict(recipe), "seed": seed, "size": size}
     report = BatchReport(report_path, "degrade images", options, resume=not overwrite, summarize=_pair_counts)
+    for item, message in found.problems:  # dangling links, FIFOs named like images: one line each
+        sayer("degrade images")(message)
+        report.add({"input": item, "status": "failed", "error": message})
 
     def work(job: tuple[Path, str]) -> dict:
         path, name = job

@@ -267,8 +267,6 @@ def extract_faces_batch(
     done = sum(r["status"] == "ok" for r in files)
     say(f"{total} face(s) in {done} image(s) -> {out_dir}")
     failures = result.report["failures"]
-    if failures:
-        say(f"{len(failures)} of {len(files)} image(s) failed:")
-        for failure in failures:
-            print(f"  {failure['error']}", file=stream)
+    if failures:  # each was named on its own line above
+        say(f"{len(failures)} of {len(files)} input(s) failed; see {report_path}")
     return result.exit_code
