@@ -56,9 +56,14 @@ def test_shared_options_are_spelled_alike(parsers):
             assert options["--device"].default == "auto", name
         if "--set" in options:
             assert options["--set"].nargs == "+", name
+    from facedeblur.models.hub import bundled_catalogue
+
+    restorers = [e.name for e in bundled_catalogue() if e.architecture and not e.component]
+    assert restorers and "parsenet" not in restorers
     for name in ("restore", "evaluate", "serve"):
-        assert "chrysos (default)" in _options(parsers[name])["--model"].help, name
-    assert "chrysos" in _options(parsers["benchmark"])["--models"].help
+        help_text = _options(parsers[name])["--model"].help
+        assert all(model in help_text for model in restorers) and "parsenet" not in help_text, name
+    assert all(model in _options(parsers["benchmark"])["--models"].help for model in restorers)
 
 
 def test_set_takes_several_values_and_the_old_no_progress_still_works(parsers):

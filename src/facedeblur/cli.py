@@ -103,6 +103,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         _say(command, "interrupted")
         return 130
+    except BrokenPipeError:  # `facedeblur models | head`: the reader left; nothing more to say
+        try:
+            sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - Python flushes stdout at exit
+        except OSError:
+            pass
+        return 0
     except BaseException as err:  # noqa: BLE001 - the error contract: one line, traceback only with --debug
         if isinstance(err, SystemExit):
             raise

@@ -123,10 +123,10 @@ def model_names_help() -> str:
         return "no bundled model installed"
     from facedeblur.models.hub import DEFAULT_MODEL
 
-    names = [
-        e.name + (" (default)" if e.name == DEFAULT_MODEL else "") + (" (experimental)" if e.experimental else "")
-        for e in entries
-    ]
+    names = []
+    for entry in entries:
+        default = " (default)" if entry.name == DEFAULT_MODEL and entry.name != "default" else ""
+        names.append(entry.name + default + (" (experimental)" if entry.experimental else ""))
     return "bundled: " + ", ".join(names)
 
 

@@ -15,8 +15,8 @@ def register(subparsers) -> None:
         help="list the bundled models and their validation metrics",
         description=(
             "List the restoration models bundled with facedeblur (name, architecture, face size, validation "
-            "metrics, training data licence). Models that do not beat their own input on their validation set "
-            "(PSNR <= the input's) are marked experimental; components of other models are marked too. With "
+            "metrics, training data licence). Models that do not beat their own input (MSPL-like PSNR, else "
+            "validation PSNR, <= the input's) are marked experimental; components of other models are marked too. With "
             "NAME (a bundled name, 'default' or a .safetensors path), show that model's full metadata."
         ),
         examples=[("models", "the table"), ("models chrysos --json", "one model's metadata as JSON")],
@@ -107,7 +107,7 @@ def _run(args: argparse.Namespace) -> int:
             f"{row['trained_on']:<7} {metrics}"
         )
     if any(row.get("experimental") for row in rows):
-        print("\n! experimental: does not beat its own input on its validation set (not offered by the web demo)")
+        print("\n! experimental: does not beat its own input (not offered by the web demo by default)")
     if any(row.get("component") for row in rows):
         print("\n+ a component of another model (psfrgan parses faces with it), not a face restorer on its own")
     if any(row.get("default") for row in rows):

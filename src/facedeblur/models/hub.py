@@ -138,17 +138,22 @@ def bundled_models() -> dict[str, Path]:
 
 
 def is_experimental(meta: WeightsMetadata) -> bool:
-    """True when a model does not beat its own input on its validation figures (``psnr`` <= ``psnr_input``).
+    """True when a model does not beat its own input on its recorded figures.
 
-    Such models are listed as experimental and left out of the web demo's default choices.
+    The MSPL-like benchmark's ``mspl_psnr`` against ``mspl_psnr_input`` decides when the metadata has
+    them, else the validation ``psnr`` against ``psnr_input``; a model without either pair is not
+    judged. Such models are listed as experimental and left out of the web demo's default choices.
 
     Example:
         >>> meta = WeightsMetadata("m", "chrysos", {}, 128, [], "", "", "cpu", {"psnr": 24.9, "psnr_input": 28.7})
         >>> is_experimental(meta)
         True
     """
-    psnr, baseline = meta.metrics.get("psnr"), meta.metrics.get("psnr_input")
-    return psnr is not None and baseline is not None and float(psnr) <= float(baseline)
+    for key in ("mspl_psnr", "psnr"):
+        psnr, baseline = meta.metrics.get(key), meta.metrics.get(f"{key}_input")
+        if psnr is not None and baseline is not None:
+            return float(psnr) <= float(baseline)
+    return False
 
 
 @dataclass(frozen=True)
