@@ -177,8 +177,12 @@ def main() -> int:
         except subprocess.TimeoutExpired:
             server.kill()
             _, err = server.communicate()
-    left = sorted(str(p.relative_to(work)) for p in work.rglob("*") if p.is_file() and p != photo)
-    left = [name for name in left if not name.startswith("serve-load-")]  # the client's own downloads folders
+    demo_folders = ("facedeblur-serve-", "gradio")  # the demo's work folder and Gradio's default cache
+    left = sorted(
+        str(p.relative_to(work))
+        for p in work.rglob("*")
+        if p.is_file() and p.relative_to(work).parts[0].startswith(demo_folders)
+    )
     print(f"server exit code after SIGTERM: {server.returncode}; files it left in its temp folder: {len(left)}")
     for name in left[:10]:
         print(f"  left: {name}")

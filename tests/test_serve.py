@@ -252,4 +252,5 @@ def test_sigterm_removes_uploads_and_results_like_ctrl_c(tiny_model, face, tmp_p
         _, err = server.communicate(timeout=60)
     assert server.returncode in (0, 143), err
     assert "Traceback" not in err
-    assert [p.name for p in temp.iterdir()] == []  # uploads, results and Gradio's cache are gone
+    left = [p.name for p in temp.iterdir() if p.name != ".ses"]  # .ses: onnxruntime's, written at its import
+    assert left == []  # uploads, results and Gradio's cache are gone

@@ -60,6 +60,7 @@ def build_app(
         model: an extra model listed first (bundled name, ``"default"`` or a ``.safetensors`` path).
         device: ``auto|cpu|cuda|mps``.
         backend: a ready :class:`DemoBackend` (then ``model``, ``device`` and ``experimental`` are ignored).
+        detection: face-detection keyword arguments for every Restorer (see :class:`DemoBackend`).
         experimental: also offer the bundled models marked experimental.
 
     Returns:
