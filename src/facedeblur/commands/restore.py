@@ -125,7 +125,7 @@ def add_video_arguments(parser: argparse.ArgumentParser) -> None:
         "--crf",
         type=int,
         metavar="N",
-        help="video quality, lower = better and bigger (default: 12 for H.264, 10 for H.265: keeps >= 90%% of "
+        help="video quality, lower = better and bigger (default 10 for H.264 and H.265: keeps >= 90%% of "
         "the face's fine detail)",
     )
     parser.add_argument(

@@ -9,7 +9,7 @@
 
 The default CRF retains at least 90 % of the input's fine detail in the face region on every dev
 clip (``python benchmarks/video_quality.py``; the measure is in :mod:`facedeblur.eval.video`):
-x264 at CRF 12 retains 91-98 %, where the CRF 17 used before retained 86-96 %. The chroma layout of
+x264 at CRF 10 retains 92-98 %, where the CRF 17 used before retained 85-96 %. The chroma layout of
 the input (4:2:0, 4:2:2, 4:4:4) is kept; odd-sized frames, which 4:2:0 cannot hold, are written
 4:4:4 rather than cropped.
 
@@ -37,9 +37,10 @@ if TYPE_CHECKING:
 
 CODECS = ("auto", "h264", "h265", "lossless")
 # Default CRF per codec: the largest CRF that retains >= 90 % of the face region's fine detail on every
-# dev clip (benchmarks/video_quality.py): x264 CRF 12 retains 91.3-97.6 % (CRF 17: 85.6-95.7 %); x265,
-# which smooths skin more (its SAO filter is turned off here), needs CRF 10 for 91-92 %.
-DEFAULT_CRF = {"h264": 12, "h265": 10, "vp9": 20}
+# dev clip (benchmarks/video_quality.py): x264 CRF 12 retains 90.8-97.8 %, too close to the line on d12,
+# CRF 10 92.3-98.2 % (CRF 17: 84.8-96.2 %); x265, which smooths skin more (its SAO filter is turned off
+# here), retains 91-92 % at CRF 10 on the hardest clips.
+DEFAULT_CRF = {"h264": 10, "h265": 10, "vp9": 20}
 PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow")
 
 _AUTO = {".mp4": "h264", ".m4v": "h264", ".mov": "h264", ".mkv": "h264", ".avi": "mpeg4", ".webm": "vp9"}

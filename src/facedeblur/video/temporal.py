@@ -18,10 +18,11 @@ matches this one (``trust``: 1 where it matches, towards 0 where the face change
   noise in the face is averaged too).
 
 Averaging only the change leaves the face as steady as the input at best, and a sharper face shows
-the input's noise more: on the dev clips the restoration flickers 1-3 % more than the input with the
-default smoothing, 2-7 % more without it (a plain unsharp mask adding as much detail: 4-7 %).
-Averaging the restored face brings the flicker below the input's on 4 of the 5 clips, but it averages
-the input too, which costs up to 0.25 dB of face-box PSNR on the frames protocol.
+the input's noise more: on the dev clips the restoration flickers 1-5 % more than the input with the
+default smoothing, 2-16 % more without it (a plain unsharp mask adding as much detail: 4-7 %), and
+the smoothing raises face-box PSNR on the frames protocol (31.88 -> 32.12 dB on average). Averaging
+the restored face brings the flicker below the input's on average, but it averages the blurred input
+too, which costs 0.1-1.0 dB of face-box PSNR there (README, "Video (CPU)").
 
 Example:
     >>> import numpy as np
@@ -44,9 +45,9 @@ import numpy as np
 # smoothing the model's change, and (more leniently) for carrying it to a frame the model skipped.
 TRUST_SCALE = 0.04
 CARRY_SCALE = 0.12
-# Chosen on the dev clips (benchmarks/video_quality.py): smoothing the change at 0.9 lowers the flicker
-# and raises face-box PSNR on the frames protocol a little; smoothing the face (of="face") lowers the
-# flicker below the input's but costs up to 0.25 dB there (it averages the blurred input too).
+# Chosen on the dev clips (benchmarks/video_quality.py): smoothing the change at 0.9 removes about two
+# thirds of the flicker the restoration adds and raises face-box PSNR on the frames protocol; smoothing
+# the face (of="face") lowers the flicker below the input's but costs 0.1-1.0 dB there.
 DEFAULT_WEIGHT = 0.9
 DEFAULT_SMOOTHED = "change"
 
