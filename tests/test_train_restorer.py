@@ -41,10 +41,16 @@ def test_kernel_targets_are_centred_and_skip_rescaled_samples():
     k = np.zeros((3, 3), np.float32)
     k[1, 2] = 1.0
     targets, mask = kernel_targets(
-        [{"kernel": k, "scale": 1.0}, {"kernel": None, "scale": 1.0}, {"kernel": k, "scale": 2.0}], 7
+        [
+            {"kernel": k, "scale": 1.0},
+            {"kernel": None, "scale": 1.0},
+            {"kernel": k, "scale": 2.0},
+            {"kernel": k, "scale": 1.0, "real_pair": True},
+        ],
+        7,
     )
-    assert mask.tolist() == [True, True, False]
-    assert targets[0, 3, 4] == 1 and targets[1, 3, 3] == 1 and targets[2].sum() == 0
+    assert mask.tolist() == [True, True, False, False]
+    assert targets[0, 3, 4] == 1 and targets[1, 3, 3] == 1 and targets[2].sum() == 0 and targets[3].sum() == 0
 
 
 def test_cpu_precision_is_bf16_only_where_the_cpu_computes_it_natively():

@@ -53,6 +53,11 @@ def _check_probability(name: str, p: float) -> None:
         raise ValueError(f"{name} must be a probability in [0, 1], got {p}")
 
 
+def _check_probabilities(recipe: Any, *names: str) -> None:
+    for name in names:
+        _check_probability(name, getattr(recipe, name))
+
+
 def _odd_range(name: str, value: tuple[int, int]) -> None:
     _check_range(name, value, 3)
     if value[0] % 2 == 0 or value[1] % 2 == 0:
@@ -90,8 +95,9 @@ class DeblurRecipe:
     name = "deblur"
 
     def __post_init__(self) -> None:
-        for p in ("shake_probability", "anisotropic_probability", "no_blur_probability", "jpeg_probability"):
-            _check_probability(p, getattr(self, p))
+        _check_probabilities(
+            self, "shake_probability", "anisotropic_probability", "no_blur_probability", "jpeg_probability"
+        )
         _odd_range("shake_sizes", self.shake_sizes)
         _check_range("gaussian_sigma", self.gaussian_sigma, 0.05, 20)
         if self.gaussian_sigma[0] <= 0:
@@ -145,15 +151,15 @@ class RestoreRecipe:
     name = "restore"
 
     def __post_init__(self) -> None:
-        for p in (
+        _check_probabilities(
+            self,
             "grayscale_probability",
             "blur_probability",
             "motion_probability",
             "anisotropic_probability",
             "noise_probability",
             "jpeg_probability",
-        ):
-            _check_probability(p, getattr(self, p))
+        )
         if self.reference_size < 16:
             raise ValueError(f"reference_size must be >= 16, got {self.reference_size}")
         if self.kernel_size < 3 or self.kernel_size % 2 == 0:
@@ -206,7 +212,8 @@ class PhotoRecipe:
     name = "photo"
 
     def __post_init__(self) -> None:
-        for p in (
+        _check_probabilities(
+            self,
             "shake_probability",
             "defocus_probability",
             "no_blur_probability",
@@ -214,8 +221,7 @@ class PhotoRecipe:
             "scale_probability",
             "noise_probability",
             "jpeg_probability",
-        ):
-            _check_probability(p, getattr(self, p))
+        )
         if self.shake_probability + self.defocus_probability + self.no_blur_probability > 1.0:
             raise ValueError("shake_probability + defocus_probability + no_blur_probability must be <= 1")
         _odd_range("shake_sizes", self.shake_sizes)

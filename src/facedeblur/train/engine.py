@@ -326,7 +326,7 @@ def _train(recipe: RecipeConfig, out_dir: Path, resume: bool, stop_after: int | 
             "schedulers": {n: s.state_dict() for n, s in schedulers.items()},
             "ema": {n: a.state_dict() for n, a in ema.items()},
             "precision": fabric.strategy.precision.state_dict(),
-            "cpu_minutes": cpu_used_before + (time.process_time() - cpu_started) / 60,
+            "cpu_minutes": cpu_minutes(),
             "rng": rng,
             "val": last_val,
             "best": best,
@@ -390,6 +390,11 @@ def _train(recipe: RecipeConfig, out_dir: Path, resume: bool, stop_after: int | 
     started = tick
     cpu_started = time.process_time()
     cpu_used_before = float(state["cpu_minutes"]) if resume and state.get("cpu_minutes") is not None else 0.0
+
+    def cpu_minutes() -> float:
+        """CPU time of this run so far, its resumed parts included."""
+        return cpu_used_before + (time.process_time() - cpu_started) / 60
+
     time_up = False
     try:
         while step < end:
@@ -425,7 +430,7 @@ def _train(recipe: RecipeConfig, out_dir: Path, resume: bool, stop_after: int | 
             limits = eng.time_limit is not None or eng.cpu_time_limit is not None
             if limits and step < end:
                 wall_over = eng.time_limit is not None and time.perf_counter() - started > eng.time_limit * 60
-                cpu_total = cpu_used_before + (time.process_time() - cpu_started) / 60
+                cpu_total = cpu_minutes()
                 cpu_over = eng.cpu_time_limit is not None and cpu_total > eng.cpu_time_limit
                 over = torch.tensor([wall_over or cpu_over], device=fabric.device)
                 if bool(fabric.broadcast(over, src=0)):
@@ -441,8 +446,7 @@ def _train(recipe: RecipeConfig, out_dir: Path, resume: bool, stop_after: int | 
                 rate = (step - tick_step) * eng.batch_size * world / max(now - tick, 1e-9)
                 tick, tick_step = now, step
                 lrs = {f"lr_{n}": o.param_groups[0]["lr"] for n, o in optimizers.items()}
-                cpu_minutes = cpu_used_before + (time.process_time() - cpu_started) / 60
-                log_event("train", {**logs, **lrs, "img_per_s": rate, "epoch": pos.epoch, "cpu_minutes": cpu_minutes})
+                log_event("train", {**logs, **lrs, "img_per_s": rate, "epoch": pos.epoch, "cpu_minutes": cpu_minutes()})
             if step % eng.val_every == 0 or step == eng.steps or time_up:
                 validate()
             if step % eng.ckpt_every == 0 or step == end:

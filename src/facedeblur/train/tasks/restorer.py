@@ -89,7 +89,8 @@ def kernel_targets(params: list[dict[str, Any]], size: int) -> tuple[torch.Tenso
     """True kernels zero-padded (centred) to ``size`` and a mask of the samples that have one.
 
     A sample has a kernel target when it was blurred by one kernel at full resolution; a no-blur sample's
-    target is the delta kernel. Down-scaled samples have none (their blur is not one kernel).
+    target is the delta kernel. Down-scaled samples and real pairs (``real_pair``) have none: their blur is
+    not one kernel.
 
     Returns:
         ``(kernels (B, size, size), mask (B,))``.
@@ -97,7 +98,7 @@ def kernel_targets(params: list[dict[str, Any]], size: int) -> tuple[torch.Tenso
     out = torch.zeros(len(params), size, size)
     mask = torch.zeros(len(params), dtype=torch.bool)
     for i, p in enumerate(params):
-        if p.get("scale", 1.0) != 1.0:
+        if p.get("real_pair") or p.get("scale", 1.0) != 1.0:
             continue
         kernel = p.get("kernel")
         if kernel is None:
@@ -125,12 +126,14 @@ class RestorerTask(TrainTask):
         self._pairs: tuple[torch.Tensor, torch.Tensor] | None = None
 
     def generator_config(self) -> dict:
-        from facedeblur.models.registry import build_model
-
-        model = build_model(self.architecture, **self.options.net)
+        """The net options completed with the architecture's defaults (validated, no model built)."""
         from dataclasses import asdict
 
-        return asdict(model.config)
+        from facedeblur.models.unet import UNetConfig
+        from facedeblur.models.wiener import WienerUNetConfig
+
+        config_class = {"unet": UNetConfig, "wiener_unet": WienerUNetConfig}[self.architecture]
+        return asdict(config_class(**self.options.net))
 
     def build_models(self) -> dict[str, torch.nn.Module]:
         from facedeblur.models.registry import build_model
@@ -164,7 +167,7 @@ class RestorerTask(TrainTask):
                 lq[pick] = self._pairs[0][which].to(lq)
                 gt[pick] = self._pairs[1][which].to(gt)
                 for i in pick.tolist():
-                    params[i] = {**params[i], "scale": -1.0}  # real motion: no single-kernel target
+                    params[i] = {**params[i], "real_pair": True}
         memory = torch.channels_last if batch["gt"].is_contiguous(memory_format=torch.channels_last) else None
         if memory is not None:
             lq, gt = lq.contiguous(memory_format=memory), gt.contiguous(memory_format=memory)
