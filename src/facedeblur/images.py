@@ -438,15 +438,15 @@ def write_result(
     """Write the result of processing the image file ``source``, as faithfully as the format allows.
 
     When ``pixels`` equal ``source_pixels`` (no face found, fidelity 0) and the output has the
-    input's format, the input's bytes are copied: the file stays bit for bit what it was. Otherwise
+    input's extension, the input's bytes are copied: the file stays bit for bit what it was (a PNG
+    misnamed ``.jpg`` included: nothing was changed, so nothing is re-encoded). Otherwise
     :func:`write_image` writes ``pixels`` with the input's ``info`` (ICC, EXIF, DPI, JPEG tables).
 
     Returns:
         True when the input was copied unchanged.
     """
     path, source = Path(path), Path(source)
-    same_format = _FORMAT_OF_EXT.get(path.suffix.lower()) == _FORMAT_OF_EXT.get(source.suffix.lower())
-    if same_format and info.format == _FORMAT_OF_EXT.get(path.suffix.lower()):
+    if _FORMAT_OF_EXT.get(path.suffix.lower()) == _FORMAT_OF_EXT.get(source.suffix.lower()):
         result, original = np.asarray(pixels), np.asarray(source_pixels)
         if result.shape == original.shape and result.dtype == original.dtype and np.array_equal(result, original):
             write_bytes_atomic(path, source.read_bytes())
