@@ -140,3 +140,37 @@ def _as_dict(recipe):
     from facedeblur.config import to_dict
 
     return to_dict(recipe)
+
+
+def test_a_new_phase_starts_from_another_runs_checkpoint_with_its_state(tmp_path):
+    from facedeblur.errors import UserError
+
+    first = train(_recipe(tmp_path, steps=3), tmp_path / "p1")
+    ckpt = tmp_path / "p1" / "checkpoints" / "last.ckpt"
+    before = torch.load(ckpt, map_location="cpu", weights_only=False)
+    milder = _as_dict(_recipe(tmp_path, steps=5))
+    milder["data"]["recipe_options"] = {"no_blur_probability": 0.3, "shake_sizes": [3, 9]}
+    second = train(RecipeConfig.from_mapping(milder), tmp_path / "p2", init_from=ckpt)
+    assert first.step == 3 and second.step == 5  # the step count (schedule, EMA) carries on
+    after = torch.load(tmp_path / "p2" / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)
+    assert after["cpu_minutes"] > before["cpu_minutes"]
+    (phase,) = after["phases"]
+    assert phase["step"] == 3 and phase["from"] == str(ckpt) and phase["recipe"]["data"]["recipe_options"] == {}
+    assert after["recipe"]["data"]["recipe_options"]["no_blur_probability"] == 0.3
+    # the optimizer carried on too: Adam counts 3 + 2 steps, not 2
+    adam = after["optimizers"]["generator"]["state"]
+    assert {float(v["step"]) for v in adam.values()} == {5.0}
+    resumed = train(
+        RecipeConfig.from_mapping({**milder, "engine": {**milder["engine"], "steps": 6}}), tmp_path / "p2", resume=True
+    )
+    assert resumed.step == 6
+    state = torch.load(tmp_path / "p2" / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)
+    assert state["phases"] == after["phases"]
+    wider = _as_dict(_recipe(tmp_path, steps=5))
+    wider["options"]["net"] = {**wider["options"]["net"], "width": 8}
+    with pytest.raises(UserError, match="does not match"):
+        train(RecipeConfig.from_mapping(wider), tmp_path / "p3", init_from=ckpt)
+    with pytest.raises(UserError, match="cannot be combined"):
+        train(RecipeConfig.from_mapping(milder), tmp_path / "p2", resume=True, init_from=ckpt)
+    with pytest.raises(UserError, match="already holds a run"):
+        train(RecipeConfig.from_mapping(milder), tmp_path / "p2", init_from=ckpt)

@@ -21,6 +21,7 @@ def register(subparsers) -> None:
             ("train chrysos --data ../shared/data/utkface", "the default recipe on train/ and val/"),
             ("train chrysos --set engine.steps=500 options.optimizer.lr=1e-3", "override recipe values"),
             ("train dfpgnet --out runs/dfpg --resume", "continue a run from its last checkpoint"),
+            ("train restorer --out runs/p2 --init-from runs/p1/checkpoints/last.ckpt", "next phase, new --set values"),
             ("train chrysos --device cuda --set engine.devices=2", "two GPUs"),
         ],
     )
@@ -39,6 +40,12 @@ def register(subparsers) -> None:
     )
     parser.add_argument("--out", metavar="DIR", help="run folder (default: runs/<recipe name>)")
     parser.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
+    parser.add_argument(
+        "--init-from",
+        metavar="CKPT",
+        help="start a new run (a curriculum phase) from another run's checkpoint of the same network: weights, "
+        "optimizer, EMA, step and CPU minutes carry over, data and degradation settings may change",
+    )
     add_quiet_argument(parser, "no progress bar (engine.progress=false)")
     parser.set_defaults(handler=_run)
 
@@ -85,7 +92,7 @@ def _run(args: argparse.Namespace) -> int:
 
     from facedeblur.train.engine import train
 
-    result = train(recipe, out_dir, resume=args.resume)
+    result = train(recipe, out_dir, resume=args.resume, init_from=args.init_from)
     if result.rank == 0:
         best = result.best or {}
         figures = f", best val PSNR {best['psnr']:.2f} dB / SSIM {best['ssim']:.4f}" if best else ""

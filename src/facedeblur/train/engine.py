@@ -143,6 +143,39 @@ def _check_same_run(stored: dict[str, Any], current: dict[str, Any], path: Path)
             )
 
 
+def _load_training_state(state, path, recipe_dict, models, optimizers, schedulers, ema, fabric) -> None:
+    """Load a checkpoint's weights, optimizer, schedule and EMA states for a new phase (``init_from``)."""
+    if state["recipe"].get("task") != recipe_dict.get("task"):
+        stored, wanted = state["recipe"].get("task"), recipe_dict.get("task")
+        raise UserError(f"{path}: a {stored!r} checkpoint cannot start a {wanted!r} run")
+    try:
+        for name, module in models.items():
+            _unwrap(module).load_state_dict(state["models"][name])
+        for name, average in ema.items():
+            average.load_state_dict(state["ema"][name])
+        for name, opt in optimizers.items():
+            opt.load_state_dict(state["optimizers"][name])
+    except (KeyError, RuntimeError, ValueError) as error:
+        raise UserError(
+            f"{path}: its network does not match this recipe's (same options.net and architecture needed): "
+            f"{str(error).splitlines()[0]}"
+        ) from None
+    for name, sched in schedulers.items():
+        sched.load_state_dict(state["schedulers"][name])
+    if state.get("precision"):
+        fabric.strategy.precision.load_state_dict(state["precision"])
+
+
+def _phase_record(state: dict[str, Any], path: str | Path) -> dict[str, Any]:
+    """What a new phase started from: the checkpoint, its step, CPU minutes and the recipe sections that changed."""
+    return {
+        "from": str(path),
+        "step": int(state["step"]),
+        "cpu_minutes": float(state.get("cpu_minutes") or 0.0),
+        "recipe": {k: state["recipe"].get(k) for k in ("options", "data")},
+    }
+
+
 class _Position:
     """Where the run is in its data: epoch and batches of it consumed by this process."""
 
@@ -175,6 +208,7 @@ def train(
     resume: bool = False,
     stop_after: int | None = None,
     datasets: tuple[Any, Any] | None = None,
+    init_from: str | Path | None = None,
 ) -> TrainResult:
     """Train ``recipe`` into ``out_dir``.
 
@@ -185,6 +219,10 @@ def train(
         stop_after: stop (with a checkpoint) after this many iterations in total, as if interrupted;
             ``engine.steps`` still defines the run (learning-rate schedule, end).
         datasets: ``(train, val)`` to use instead of building them from ``recipe.data`` (val may be None).
+        init_from: start a new run (a new phase of a curriculum) from this checkpoint of another run of the
+            same task and network: its weights, optimizer, schedule, EMA, step count and CPU minutes are
+            carried over; data, degradation and loss settings may differ. The run's checkpoints record
+            the lineage (``phases``). Not combinable with ``resume``.
 
     Returns:
         A :class:`TrainResult`.
@@ -196,16 +234,25 @@ def train(
     out_dir = Path(out_dir)
     if resume and not (out_dir / "checkpoints" / "last.ckpt").is_file():
         raise UserError(f"{out_dir}: nothing to resume (no checkpoints/last.ckpt)")
+    if init_from is not None:
+        if resume:
+            raise UserError("--init-from starts a new run: it cannot be combined with --resume")
+        if not Path(init_from).is_file():
+            raise UserError(f"{init_from}: no such checkpoint (--init-from expects a .ckpt file)")
+        if (out_dir / "checkpoints" / "last.ckpt").is_file():
+            raise UserError(f"{out_dir} already holds a run: resume it with --resume or choose another --out")
     threads_before = torch.get_num_threads()
     if eng.threads:
         torch.set_num_threads(eng.threads)
     try:
-        return _train(recipe, out_dir, resume, stop_after, datasets)
+        return _train(recipe, out_dir, resume, stop_after, datasets, init_from)
     finally:
         torch.set_num_threads(threads_before)
 
 
-def _train(recipe: RecipeConfig, out_dir: Path, resume: bool, stop_after: int | None, datasets) -> TrainResult:
+def _train(
+    recipe: RecipeConfig, out_dir: Path, resume: bool, stop_after: int | None, datasets, init_from=None
+) -> TrainResult:
     from lightning.fabric import Fabric
 
     eng = recipe.engine
@@ -267,9 +314,18 @@ def _train(recipe: RecipeConfig, out_dir: Path, resume: bool, stop_after: int | 
     last_val: dict[str, float] | None = None
     recipe_dict = to_dict(recipe)
 
+    state: dict[str, Any] = {}
+    phases: list[dict[str, Any]] = []
+    if init_from is not None:
+        state = load_checkpoint(init_from)
+        _load_training_state(state, init_from, recipe_dict, models, optimizers, schedulers, ema, fabric)
+        step = state["step"]
+        phases = [*state.get("phases", []), _phase_record(state, init_from)]
+        LOGGER.info("new phase from %s at step %d", init_from, step)
     if resume:
         state = load_checkpoint(last_path)
         _check_same_run(state["recipe"], recipe_dict, last_path)
+        phases = list(state.get("phases", []))
         for name, module in models.items():
             _unwrap(module).load_state_dict(state["models"][name])
         for name, opt in optimizers.items():
@@ -327,6 +383,7 @@ def _train(recipe: RecipeConfig, out_dir: Path, resume: bool, stop_after: int | 
             "ema": {n: a.state_dict() for n, a in ema.items()},
             "precision": fabric.strategy.precision.state_dict(),
             "cpu_minutes": cpu_minutes(),
+            "phases": phases,
             "rng": rng,
             "val": last_val,
             "best": best,
@@ -389,7 +446,7 @@ def _train(recipe: RecipeConfig, out_dir: Path, resume: bool, stop_after: int | 
     tick, tick_step = time.perf_counter(), step
     started = tick
     cpu_started = time.process_time()
-    cpu_used_before = float(state["cpu_minutes"]) if resume and state.get("cpu_minutes") is not None else 0.0
+    cpu_used_before = float(state.get("cpu_minutes") or 0.0)  # resumed or carried over from an earlier phase
 
     def cpu_minutes() -> float:
         """CPU time of this run so far, its resumed parts included."""
