@@ -74,3 +74,42 @@ def test_evaluate_video_and_the_video_benchmark(tmp_path, face_clip, capsys):
     assert [r["method"] for r in rows] == ["blurred", str(model)]
     assert rows[0]["psnr_out"] == rows[0]["psnr_in"] and rows[0]["flicker_out"] == rows[0]["flicker_in"]
     assert "face-box PSNR" in (bench / "video.md").read_text()
+
+
+def test_restore_video_smoothing_and_interval_options(tmp_path, face_clip, capsys):
+    clip, model = face_clip
+    out = tmp_path / "out"
+    code = main(
+        ["restore", str(clip), "-o", str(out), "--model", str(model), "--quiet", "--codec", "lossless"]
+        + ["--smooth", "face", "--temporal", "0.5", "--model-interval", "1", "--key-interval", "4"]
+        + ["--preset", "ultrafast"]
+    )
+    assert code == 0
+    report = json.loads((out / "restore-report.json").read_text())
+    record = report["files"][0]
+    assert record["model_faces"] == 24  # the model on every frame
+    assert record["tracking"]["detections"] == 6  # every 4th frame of 24
+    assert report["options"]["video"] == {
+        "codec": "lossless",
+        "model_interval": 1,
+        "key_interval": 4,
+        "smooth": "face",
+        "preset": "ultrafast",
+        "temporal": 0.5,
+    }
+    default = tmp_path / "default"
+    assert main(["restore", str(clip), "-o", str(default), "--model", str(model), "--quiet"]) == 0
+    record = json.loads((default / "restore-report.json").read_text())["files"][0]
+    assert record["model_faces"] < 24 and record["tracking"]["detections"] == 1  # 24 frames < one second
+
+    for flag, value, message in [
+        ("--model-interval", "0", "--model-interval must be >= 1"),
+        ("--key-interval", "-2", "--key-interval must be >= 1"),
+    ]:
+        assert main(["restore", str(clip), "-o", str(tmp_path / "bad"), flag, value]) == 2
+        assert message in capsys.readouterr().err
+    for flag, value in [("--smooth", "noise"), ("--preset", "quick")]:
+        with pytest.raises(SystemExit) as exit_:
+            main(["restore", str(clip), "-o", str(tmp_path / "bad"), flag, value])
+        assert exit_.value.code == 2 and f"invalid choice: '{value}'" in capsys.readouterr().err
+    assert not (tmp_path / "bad").exists()

@@ -513,7 +513,8 @@ class Restorer:
             smooth: what the temporal smoothing averages: ``"change"`` (the model's change only;
                 default) or ``"face"`` (the restored face, the input's own noise included: steadier
                 than the input, a little softer).
-            key_interval: frames between two detector runs (default: half a second of frames).
+            key_interval: frames between two detector runs (default: one second of frames,
+                :data:`facedeblur.video.faces.DEFAULT_KEY_SECONDS`).
             frames_per_batch: frames whose faces share one forward pass.
             model_interval: the model runs on each face at least every this many frames, its change
                 carried along the face's motion in between (default
@@ -527,7 +528,7 @@ class Restorer:
         """
         from facedeblur.face.detect import fit_landmarks
         from facedeblur.video import probe_video, transcode_video
-        from facedeblur.video.faces import DEFAULT_MODEL_INTERVAL, FaceStages
+        from facedeblur.video.faces import DEFAULT_KEY_SECONDS, DEFAULT_MODEL_INTERVAL, FaceStages
         from facedeblur.video.temporal import DEFAULT_SMOOTHED, DEFAULT_WEIGHT
 
         fidelity = self.fidelity if fidelity is None else _check_fidelity(fidelity)
@@ -541,7 +542,7 @@ class Restorer:
             fidelity=fidelity,
             smoothing=DEFAULT_WEIGHT if temporal is None else float(temporal),
             smooth=smooth or DEFAULT_SMOOTHED,
-            key_interval=key_interval or max(1, round(fps / 2)),
+            key_interval=key_interval or max(1, round(fps * DEFAULT_KEY_SECONDS)),
             frames_per_batch=frames_per_batch,
             model_interval=model_interval or DEFAULT_MODEL_INTERVAL,
             tracking=tracking,

@@ -271,6 +271,7 @@ def _restore_video(
         "rotation": result.rotation,
         "codec": result.encode,
         "faces": int(sum(result.faces_per_frame)),
+        "model_faces": result.model_faces,
         "frames_with_faces": int(sum(1 for n in result.faces_per_frame if n)),
         "frames_per_second": round(result.frames / max(result.seconds, 1e-9), 3),
         "stages": result.stages,

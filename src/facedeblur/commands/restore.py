@@ -100,6 +100,7 @@ def _run(args: argparse.Namespace) -> int:
     if not 0.0 <= args.fidelity <= 1.0:
         raise UserError(f"--fidelity must be between 0 and 1, got {args.fidelity}")
     detection_options(args)  # checks the values
+    video_options(args)
     if args.batch_size < 1:
         raise UserError(f"--batch-size must be >= 1, got {args.batch_size}")
     ext = None
@@ -111,8 +112,9 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def add_video_arguments(parser: argparse.ArgumentParser) -> None:
-    """--codec, --crf and --temporal: how restored videos are encoded and smoothed."""
-    from facedeblur.video.encode import CODECS
+    """--codec, --crf, --preset, --temporal, --smooth, --model-interval, --key-interval: videos' options."""
+    from facedeblur.video.encode import CODECS, PRESETS
+    from facedeblur.video.temporal import SMOOTHED
 
     parser.add_argument(
         "--codec",
@@ -135,13 +137,51 @@ def add_video_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="W",
         help="temporal smoothing of the restoration in videos along the faces' motion, 0 (off) to 0.95 (default 0.9)",
     )
+    parser.add_argument(
+        "--smooth",
+        choices=SMOOTHED,
+        default=None,
+        help="what --temporal averages over time: change (the model's change only; default) or face (the "
+        "restored face, the input's own noise included: steadier than the input, a little softer)",
+    )
+    parser.add_argument(
+        "--model-interval",
+        type=int,
+        default=None,
+        metavar="N",
+        help="run the model on each face of a video at least every N frames; in between, a face that did "
+        "not change keeps its last correction, moved along its motion (default 4; 1: every frame, slower)",
+    )
+    parser.add_argument(
+        "--key-interval",
+        type=int,
+        default=None,
+        metavar="N",
+        help="run the face detector every N frames of a video, tracking faces in between (new faces are "
+        "found within N frames; default: one second of frames)",
+    )
+    parser.add_argument(
+        "--preset",
+        choices=PRESETS,
+        default=None,
+        help="H.264/H.265 encoder speed: slower = smaller files at the same quality (default medium)",
+    )
 
 
 def video_options(args: argparse.Namespace) -> dict:
-    """The options of videos the command line sets (codec, CRF, temporal smoothing), checked."""
+    """The options of videos the command line sets (codec, CRF, preset, smoothing, intervals), checked."""
     from facedeblur.errors import UserError
 
     options: dict = {"codec": getattr(args, "codec", "auto")}
+    for name in ("model_interval", "key_interval"):
+        value = getattr(args, name, None)
+        if value is not None:
+            if value < 1:
+                raise UserError(f"--{name.replace('_', '-')} must be >= 1 (1: every frame), got {value}")
+            options[name] = value
+    for name in ("smooth", "preset"):
+        if getattr(args, name, None) is not None:
+            options[name] = getattr(args, name)
     crf = getattr(args, "crf", None)
     if crf is not None:
         if not 0 <= crf <= 63:

@@ -47,6 +47,10 @@ from facedeblur.video.temporal import (
 from facedeblur.video.track import FaceFollower
 
 DEFAULT_FRAMES_PER_BATCH = 8
+# The detector (the whole-frame search, most of finding faces) runs once a second of frames; landmarks
+# are tracked in between and a lost face or a scene cut runs it at once: a new face is restored within
+# a second of appearing.
+DEFAULT_KEY_SECONDS = 1.0
 DEFAULT_MODEL_INTERVAL = 4
 # Between two runs of the model on a face, its change is carried along the face's motion only while the
 # face stays what the model saw: mean |crop - crop at the last run, moved along the flow| below this
