@@ -51,7 +51,7 @@ def register(subparsers) -> None:
         "--metrics",
         metavar="JSON",
         help="validation metrics to record instead of the checkpoint's "
-        "(a JSON file of name -> number, e.g. from benchmarks/validate_model.py --json)",
+        "(a JSON file of name -> number, e.g. from benchmarks/quality/validate.py --json)",
     )
     parser.add_argument("--notes", default="", help="free text shown by `facedeblur models`")
     parser.set_defaults(handler=_run)

@@ -11,7 +11,7 @@ and randomly perturbed fittings as negatives. This module is that classifier:
   each by an amount that puts the points visibly off their features).
 - :class:`FittingClassifier`: standardisation + linear SVM weights, evaluated in numpy (no
   scikit-learn at run time); the shipped one is ``fitting_svm.npz`` next to this file, trained by
-  ``benchmarks/train_fitting_svm.py`` (positives: dlib fittings on sharp UTKFace train faces and sharp
+  ``benchmarks/assets/train_fitting_svm.py`` (positives: dlib fittings on sharp UTKFace train faces and sharp
   frames of the development videos), which also reports its cross-validated accuracy.
 
 Example:
@@ -228,7 +228,9 @@ class FittingClassifier:
         """Read a classifier written by :meth:`save` (default: the shipped ``fitting_svm.npz``)."""
         path = Path(path) if path is not None else CLASSIFIER_FILE
         if not path.is_file():
-            raise FileNotFoundError(f"{path}: no fitting classifier (train one with benchmarks/train_fitting_svm.py)")
+            raise FileNotFoundError(
+                f"{path}: no fitting classifier (train one with benchmarks/assets/train_fitting_svm.py)"
+            )
         with np.load(path, allow_pickle=False) as data:
             return cls(
                 mean=data["mean"],

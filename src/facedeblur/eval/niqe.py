@@ -13,7 +13,7 @@ measures "how far from a sharp face" rather than "how far from a natural photogr
 - pristine statistics: patches of sharp UTKFace training faces (highest variance of Laplacian) whose
   local sharpness exceeds 0.75 of the sharpest patch of their image, as in the reference implementation.
 
-``benchmarks/fit_niqe.py`` reproduces the shipped :data:`PRISTINE_FILE` (``facedeblur/eval/niqe_faces.npz``).
+``benchmarks/assets/fit_niqe.py`` reproduces the shipped :data:`PRISTINE_FILE` (``facedeblur/eval/niqe_faces.npz``).
 
 Example:
     >>> import numpy as np
@@ -84,7 +84,7 @@ class NiqeModel:
 def pristine_model() -> NiqeModel:
     """The shipped pristine model fitted on sharp faces (cached)."""
     if not PRISTINE_FILE.is_file():
-        raise FileNotFoundError(f"{PRISTINE_FILE} is missing; run `python benchmarks/fit_niqe.py` to fit it")
+        raise FileNotFoundError(f"{PRISTINE_FILE} is missing; run `python benchmarks/assets/fit_niqe.py` to fit it")
     return NiqeModel.load(PRISTINE_FILE)
 
 

@@ -4,7 +4,7 @@ FLOPs are counted by PyTorch itself (:class:`torch.utils.flop_counter.FlopCounte
 multiply-add is two FLOPs, and only matrix multiplications and convolutions are counted (element-wise
 operations, normalisation and activations are not), as in most published tables. Timings are medians
 over repeated runs after warm-up, in inference mode, float32; they are printed by ``facedeblur benchmark``
-and ``benchmarks/run_protocols.py``, never asserted by tests.
+and ``benchmarks/quality/run_protocols.py``, never asserted by tests.
 
 Example:
     >>> import torch

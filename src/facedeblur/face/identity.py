@@ -87,7 +87,7 @@ _LEVEL_ENDS: tuple[int, ...] = (2, 6, 9, 12, 13)
 # UTKFace geometry that facedeblur.face.align.template uses, as fractions of the aligned face's side
 # (pixel edges): centre x, centre y, side. Mean over the 480 detected faces of
 # ../shared/data/utkface/val (std 0.010, 0.014, 0.048; rotation 0.000 +- 0.025 rad), measured by
-# benchmarks/identity_chip_box.py. The chip is slightly larger than the aligned face.
+# benchmarks/quality/identity_chip_box.py. The chip is slightly larger than the aligned face.
 UTKFACE_CHIP_BOX: tuple[float, float, float] = (0.4997, 0.5057, 1.0862)
 
 

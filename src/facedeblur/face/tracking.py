@@ -13,7 +13,7 @@ independently then makes the pasted region shake (the alignment warp moves with 
 The defaults (``min_cutoff=1`` Hz, ``beta=5``) were chosen on a talking-head clip (d3.mp4, 4 s):
 the frame-to-frame landmark acceleration (jitter) drops from 0.25 % to 0.09 % of the face size per
 frame^2 while the smoothed landmarks stay within 0.63 % of the face size of the raw ones on average
-(``python benchmarks/restore_video.py ../shared/data/videos/d3.mp4 --seconds 4``).
+(``python benchmarks/speed/restore_video.py ../shared/data/videos/d3.mp4 --seconds 4``).
 
 Example:
     >>> import numpy as np

@@ -1,6 +1,6 @@
 """Drive the running web demo with a real headless Chromium (Playwright's Python client).
 
-Used by the end-to-end test and by ``benchmarks/serve_screenshot.py`` (the README's screenshot).
+Used by the end-to-end test and by ``benchmarks/assets/serve_screenshot.py`` (the README's screenshot).
 It points Playwright at the system's Chromium (Debian's ``chromium`` package), never at a browser
 Playwright would download, and blocks every request that does not go to the demo itself, recording
 it: a page that needs the internet shows up as ``external_requests`` and as a page that never loads.

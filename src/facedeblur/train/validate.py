@@ -1,6 +1,6 @@
 """Validation of a restoration forward on a degraded set: mean PSNR/SSIM (RGB, data range 1) and previews.
 
-The same function serves the engine (every ``engine.val_every`` steps) and ``benchmarks/validate_model.py``
+The same function serves the engine (every ``engine.val_every`` steps) and ``benchmarks/quality/validate.py``
 (the figures in the README), so both report the same numbers for the same weights and set.
 
 Example:

@@ -8,7 +8,7 @@
   QP 0 (libx264rgb) in .mp4/.m4v/.mov, lossless VP9 in .webm. Files are large (about 10x).
 
 The default CRF retains at least 90 % of the input's fine detail in the face region on every dev
-clip (``python benchmarks/video_quality.py``; the measure is in :mod:`facedeblur.eval.video`):
+clip (``python benchmarks/quality/video_quality.py``; the measure is in :mod:`facedeblur.eval.video`):
 x264 at CRF 10 retains 92-98 %, where the CRF 17 used before retained 85-96 %. The chroma layout of
 the input (4:2:0, 4:2:2, 4:4:4) is kept; odd-sized frames, which 4:2:0 cannot hold, are written
 4:4:4 rather than cropped.
@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 
 CODECS = ("auto", "h264", "h265", "lossless")
 # Default CRF per codec: the largest CRF that retains >= 90 % of the face region's fine detail on every
-# dev clip (benchmarks/video_quality.py): x264 CRF 12 retains 90.8-97.8 %, too close to the line on d12,
+# dev clip (benchmarks/quality/video_quality.py): x264 CRF 12 retains 90.8-97.8 %, too close to the line on d12,
 # CRF 10 92.3-98.2 % (CRF 17: 84.8-96.2 %); x265, which smooths skin more (its SAO filter is turned off
 # here), retains 91-92 % at CRF 10 on the hardest clips.
 DEFAULT_CRF = {"h264": 10, "h265": 10, "vp9": 20}

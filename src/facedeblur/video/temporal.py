@@ -45,7 +45,7 @@ import numpy as np
 # smoothing the model's change, and (more leniently) for carrying it to a frame the model skipped.
 TRUST_SCALE = 0.04
 CARRY_SCALE = 0.12
-# Chosen on the dev clips (benchmarks/video_quality.py): smoothing the change at 0.9 removes about two
+# Chosen on the dev clips (benchmarks/quality/video_quality.py): smoothing the change at 0.9 removes about two
 # thirds of the flicker the restoration adds and raises face-box PSNR on the frames protocol; smoothing
 # the face (of="face") lowers the flicker below the input's but costs 0.1-1.0 dB there.
 DEFAULT_WEIGHT = 0.9

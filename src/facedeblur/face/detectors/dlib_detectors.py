@@ -44,10 +44,10 @@ class HogBackend:
     """
 
     name = "hog"
-    min_face = 80.0  # the window; faces are found from about this box side up (benchmarks/face_recall.py)
+    min_face = 80.0  # the window; faces are found from about this box side up (benchmarks/quality/face_recall.py)
     max_face = math.inf
     default_threshold = 0.0
-    seconds_per_megapixel = 0.12  # one core, benchmarks/face_recall.py
+    seconds_per_megapixel = 0.12  # one core, benchmarks/quality/face_recall.py
     tile = 2048
 
     def detect(self, image: np.ndarray, threshold: float) -> list[RawFace]:
