@@ -120,6 +120,12 @@ class TorchFaceModel:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         self.device = resolve_device(device)
         self.module, self.metadata = load_weights(path, device=self.device)
+        # On CPU, oneDNN's convolutions run about 30 % faster on channels-last tensors (same results).
+        self._channels_last = self.device == "cpu"
+        if self._channels_last:
+            import torch
+
+            self.module = self.module.to(memory_format=torch.channels_last)
         self.name = self.metadata.name
         self.face_size = int(self.metadata.face_size)
         self.template = np.asarray(self.metadata.template, dtype=np.float32).reshape(5, 2)
@@ -134,6 +140,8 @@ class TorchFaceModel:
         with self._lock, torch.inference_mode():
             for start in range(0, len(batch), self.batch_size):
                 chunk = torch.from_numpy(batch[start : start + self.batch_size]).to(self.device)
+                if self._channels_last:
+                    chunk = chunk.contiguous(memory_format=torch.channels_last)
                 outputs.append(self.module(chunk).float().clamp_(0, 1).cpu().numpy())
         return np.concatenate(outputs) if outputs else np.zeros_like(batch)
 
