@@ -227,8 +227,8 @@ def paste_changes(
     if covered is None:
         return pixels
     y0, y1, x0, x1 = covered
-    weighted = np.zeros((y1 - y0, x1 - x0, 3), np.float32)
-    total = np.zeros((y1 - y0, x1 - x0), np.float32)
+    # In place on float32 buffers: a video frame pays a few passes over its faces' region, nothing more.
+    weighted = total = None
     for change, matrix, box in zip(changes, matrices, boxes, strict=True):
         if box is None:
             continue
@@ -238,11 +238,17 @@ def paste_changes(
         mask = crop_mask(change.shape[0], erode, feather)
         back = warp_image(change, to_region, (y1 - y0, x1 - x0), border="constant")
         mask_back = np.clip(warp_image(mask, to_region, (y1 - y0, x1 - x0), border="constant"), 0.0, 1.0)
-        weighted += back * mask_back[:, :, None]
-        total += mask_back
-    alpha = np.minimum(total, 1.0) / np.maximum(total, 1e-12)
-    delta = weighted * (alpha * (255.0 * float(weight)))[:, :, None]
-    region = pixels[y0:y1, x0:x1]
-    new = np.clip(region.astype(np.float32) + delta, 0, 255) + 0.5
-    pixels[y0:y1, x0:x1] = np.where((total > 0)[:, :, None], new.astype(np.uint8), region)
+        back *= mask_back[:, :, None]
+        if weighted is None:
+            weighted, total = back, mask_back
+        else:
+            weighted += back
+            total += mask_back
+    if sum(box is not None for box in boxes) > 1:  # overlapping faces: averaged by mask weight
+        weighted *= (np.minimum(total, 1.0) / np.maximum(total, 1e-12))[:, :, None]
+    weighted *= 255.0 * float(weight)  # zero wherever no mask reaches: those pixels come back unchanged
+    weighted += pixels[y0:y1, x0:x1]
+    weighted += 0.5
+    np.clip(weighted, 0, 255, out=weighted)
+    pixels[y0:y1, x0:x1] = weighted.astype(np.uint8)
     return pixels

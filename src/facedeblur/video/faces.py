@@ -257,9 +257,8 @@ class FaceStages:
         changes = frame.data.pop("changes", None)
         if changes:
             start = time.perf_counter()
-            frame.rgb = paste_changes(
-                np.array(frame.rgb, copy=True), changes, frame.data["matrices"], weight=self.fidelity
-            )
+            # the decoder's array belongs to this frame alone: pasted in place
+            frame.rgb = paste_changes(frame.rgb, changes, frame.data["matrices"], weight=self.fidelity)
             self.stats.add("paste", start)
         for key in ("crops", "motion", "run"):
             frame.data.pop(key, None)
