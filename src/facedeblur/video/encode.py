@@ -131,6 +131,30 @@ def pixel_format(encoder: str, width: int, height: int, source: str | None = Non
     return chroma
 
 
+def rgb_frame(rgb: np.ndarray, pix_fmt: str):
+    """An ``av.VideoFrame`` of an RGB ``uint8`` frame, ready for an encoder writing ``pix_fmt``.
+
+    For 4:2:0 output of an even-sized frame the conversion is OpenCV's (BT.601 video range, the
+    matrix FFmpeg's scaler uses by default, chroma averaged over each 2x2 block), about ten times
+    faster than handing the encoder RGB to convert; any other format is converted by the encoder.
+
+    Example:
+        >>> import numpy as np
+        >>> rgb_frame(np.full((4, 6, 3), 255, np.uint8), "yuv420p").to_ndarray()[0, 0]
+        np.uint8(235)
+    """
+    import av
+    import numpy as np
+
+    rgb = np.ascontiguousarray(rgb, dtype=np.uint8)
+    height, width = rgb.shape[:2]
+    if pix_fmt == "yuv420p" and height % 2 == 0 and width % 2 == 0:
+        import cv2
+
+        return av.VideoFrame.from_ndarray(cv2.cvtColor(rgb, cv2.COLOR_RGB2YUV_I420), format="yuv420p")
+    return av.VideoFrame.from_ndarray(rgb, format="rgb24")
+
+
 def add_video_stream(
     output,
     ext: str,
@@ -229,7 +253,7 @@ def write_video(
                 rgb = np.ascontiguousarray(rgb, dtype=np.uint8)
                 if stream is None:
                     stream = add_video_stream(output, ext, rgb.shape[1], rgb.shape[0], rate, 1 / rate, options)
-                frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
+                frame = rgb_frame(rgb, stream.pix_fmt)
                 frame.pts = count
                 output.mux(stream.encode(frame))
                 count += 1

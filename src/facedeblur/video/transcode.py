@@ -41,7 +41,7 @@ import numpy as np
 
 from facedeblur.errors import InputError
 from facedeblur.video.decode import DecodeStats, Frame, decode_frames
-from facedeblur.video.encode import EncodeOptions, add_video_stream, atomic_output, check_extension
+from facedeblur.video.encode import EncodeOptions, add_video_stream, atomic_output, check_extension, rgb_frame
 from facedeblur.video.pipeline import Stage, StageStats, run_stages
 from facedeblur.video.streams import VideoInfo, copy_metadata, copy_streams, first_line, frame_rate, open_input
 
@@ -172,7 +172,7 @@ def transcode_video(
                 rgb = frame.rgb
                 if state["turns"]:
                     rgb = np.ascontiguousarray(np.rot90(rgb, -state["turns"]))
-                out = av.VideoFrame.from_ndarray(rgb, format="rgb24")
+                out = rgb_frame(rgb, out_video.pix_fmt)
                 pts = frame.pts
                 if index_pts or pts is None:
                     pts = written if index_pts else _next_pts(state["last_pts"], time_base, rate)
