@@ -7,7 +7,7 @@ grid to ``docs/images/benchmark_grid_mspl.png``, and assembles ``benchmarks/resu
 ``<!-- benchmarks:end -->`` markers of README.md.
 
 Default sizes fit a 2-core CPU in well under an hour: MSPL-like 40 faces x 8 kernel sizes x 1 kernel
-(320 pairs), frames 5 videos x windows 7/9/11 x up to 6 windows, blind 60 faces. Full MSPL size:
+(320 pairs), frames 5 videos x windows 7/9/11 x up to 6 windows, blind 60 faces, mild 90 faces. Full MSPL size:
 ``--mspl faces=80 --mspl kernels_per_size=10`` (6,400 pairs).
 
 Usage:
@@ -28,8 +28,9 @@ TITLES = {
     "mspl": "MSPL-like (camera shake 13..27 px + noise 4/255, non-blind baselines get the true kernel)",
     "frames": "Frame averaging (real motion blur: 7, 9, 11 video frames averaged, middle frame is the truth)",
     "blind": "Blind restoration (`restore` recipe: blur, downsampling, noise, JPEG)",
+    "mild": "Near-sharp faces (no blur, Gaussian 0.4-1 px or motion 2-5 px, JPEG 90-95): what must not be damaged",
 }
-DEFAULT_SETTINGS = {"mspl": [], "frames": [], "blind": ["faces=60"]}
+DEFAULT_SETTINGS = {"mspl": [], "frames": [], "blind": ["faces=60"], "mild": []}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -38,9 +39,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--shared-data", type=Path, default=REPO.parent / "shared" / "data")
     parser.add_argument("--work", type=Path, default=REPO / "runs" / "benchmarks", help="pairs and full reports")
-    parser.add_argument("--protocols", nargs="+", default=["mspl", "frames", "blind"])
+    parser.add_argument("--protocols", nargs="+", default=["mspl", "frames", "blind", "mild"])
     parser.add_argument("--models", nargs="+", help="default: baselines + every bundled model")
-    for name in ("mspl", "frames", "blind"):
+    for name in ("mspl", "frames", "blind", "mild"):
         parser.add_argument(f"--{name}", action="append", default=None, metavar="KEY=VALUE", help=f"{name} setting")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--update-readme", action="store_true")

@@ -262,3 +262,28 @@ def test_benchmark_writes_every_report_file(utkface_val, tmp_path, capsys):
     assert main(args) == 0
     assert (out / "summary.csv").read_text() == before
     assert main([*args[:-2], "--set", "faces=3", "-o", str(out)]) == 2  # pairs of another config are refused
+
+
+def test_mild_protocol_is_near_sharp_reproducible_and_benchmarks_through_the_cli(utkface_val, tmp_path):
+    from facedeblur.cli import main
+    from facedeblur.eval.protocols import MildConfig, make_protocol
+    from facedeblur.eval.runner import read_pairs
+
+    record = make_protocol("mild", utkface_val, tmp_path / "a", MildConfig(faces=3))
+    make_protocol("mild", utkface_val, tmp_path / "b", MildConfig(faces=3))
+    pairs = read_pairs(tmp_path / "a")
+    assert record["pairs"] == 3 and sorted(p.params["group"] for p in pairs) == ["gauss", "motion", "none"]
+    for pair, twin in zip(pairs, read_pairs(tmp_path / "b"), strict=True):
+        blurred, gt = read_image(pair.blurred).astype(float), read_image(pair.gt).astype(float)
+        assert np.array_equal(blurred, read_image(twin.blurred))  # seeded
+        psnr = 10 * np.log10(255.0**2 / np.mean((blurred - gt) ** 2))
+        assert 30 < psnr < 50, (pair.params, psnr)  # near sharp, never identical
+    with pytest.raises(ValueError, match="motion_length"):
+        MildConfig(motion_length=(5.0, 2.0))
+    out = tmp_path / "bench"
+    code = main(
+        ["benchmark", "-p", "mild", "--source", str(utkface_val), "--set", "faces=3", "--models", "blurred"]
+        + ["--metrics", "fast", "--no-speed", "-o", str(out), "--quiet"]
+    )
+    report = (out / "results.md").read_text(encoding="utf-8")
+    assert code == 0 and "PSNR (dB) by blur" in report and "| gauss | motion | none |" in report

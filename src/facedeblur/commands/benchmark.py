@@ -14,7 +14,7 @@ from facedeblur.commands.grammar import (
     model_names_help,
 )
 
-PROTOCOL_NAMES = ("mspl", "frames", "blind", "video")
+PROTOCOL_NAMES = ("mspl", "frames", "blind", "mild", "video")
 
 
 def register(subparsers) -> None:
@@ -30,8 +30,10 @@ def register(subparsers) -> None:
         description=(
             "Benchmark on one of the public protocols with fixed seeds: 'mspl' (MSPL-like: validation faces x "
             "camera-shake kernels of sizes 13..27 px + noise 4/255), 'frames' (real motion blur by averaging 7, 9, "
-            "11 video frames), 'blind' (the 'restore' degradation recipe) or 'video' (whole videos: each clip's "
-            "most moving seconds blurred by averaging 9 frames, restored by each model; face-box PSNR, flicker "
+            "11 video frames), 'blind' (the 'restore' degradation recipe), 'mild' (near-sharp faces: no blur, a small "
+            "Gaussian or a short motion, JPEG 90-95; a restorer must not damage them) or 'video' (whole videos: "
+            "each clip's most moving seconds blurred by averaging 9 frames, restored by each model; face-box PSNR, "
+            "flicker "
             "and detail against the input's, in OUTPUT/video.md). The pairs are made once in "
             "OUTPUT/pairs (or --pairs) and reused. Writes results.md, summary/per_image/by_group/speed CSV files, "
             "PSNR plots by group and by model, and a comparison grid (input | each method | ground truth)."
@@ -51,7 +53,7 @@ def register(subparsers) -> None:
     parser.add_argument("--pairs", help="pairs folder to use or create (default: OUTPUT/pairs)")
     parser.add_argument(
         "--source",
-        help="protocol source data: aligned faces (mspl, blind) or videos (frames) "
+        help="protocol source data: aligned faces (mspl, blind, mild) or videos (frames) "
         "(default: utkface/val or videos/ under $FACEDEBLUR_SHARED_DATA or ../shared/data)",
     )
     add_set_argument(parser, "protocol setting", "faces=80 kernels_per_size=10", dest="overrides")

@@ -35,7 +35,7 @@ REPORT_FILES = (
     "psnr_by_model.png",
     "grid.png",
 )
-GROUP_AXIS = {"mspl": "kernel size (px)", "frames": "frames averaged", "blind": "downsampling factor"}
+GROUP_AXIS = {"mspl": "kernel size (px)", "frames": "frames averaged", "blind": "downsampling factor", "mild": "blur"}
 
 
 def default_methods(bundled: Sequence[str] | None = None) -> list[str]:

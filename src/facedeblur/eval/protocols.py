@@ -1,4 +1,4 @@
-"""The three public evaluation protocols, each written as a reproducible pairs folder.
+"""The public evaluation protocols, each written as a reproducible pairs folder.
 
 A pairs folder holds ``blurred/NAME.png`` and ``gt/NAME.png`` with matching names, and optionally
 ``kernels/NAME.npy`` (the true blur kernel, float32 (K, K), for the non-blind baselines) and
@@ -20,6 +20,10 @@ Protocols (all at 128 px, seeds fixed by the config):
 3. ``blind``: UTKFace validation faces degraded by the ``restore`` recipe (blur, downsampling, noise,
    JPEG; :class:`facedeblur.degrade.recipes.RestoreRecipe`). No kernel is written: after downsampling and
    JPEG a deconvolution oracle is meaningless.
+4. ``mild`` (near-sharp faces, what a restorer must not damage): UTKFace validation faces, a third each with
+   no blur, a small Gaussian (sigma 0.4-1.0 px) or a short linear motion (2-5 px), then noise of 1 level and
+   JPEG at quality 90-95 like most camera photos. Gains here are small by nature; a loss means the model
+   invents detail where the photo was already sharp.
 
 Example:
     >>> cfg = MsplConfig(faces=2, kernel_sizes=(13,))
@@ -130,7 +134,41 @@ class BlindConfig:
             raise ValueError("faces must be >= 0 and size >= 32")
 
 
-PROTOCOLS: dict[str, type] = {"mspl": MsplConfig, "frames": FramesConfig, "blind": BlindConfig}
+@dataclass
+class MildConfig:
+    """Near-sharp faces: the restorer must help a little or leave them alone.
+
+    Attributes:
+        faces: number of validation faces (0: all sharp ones); faces cycle through the three groups.
+        gaussian_sigma: Gaussian standard deviation range, pixels (group ``gauss``).
+        motion_length: linear motion length range, pixels (group ``motion``).
+        noise_sigma: Gaussian noise, 8-bit levels.
+        jpeg_quality: JPEG quality range (inclusive).
+        size: face side in pixels.
+        seed: seed of the face choice and the degradations.
+    """
+
+    faces: int = 90
+    gaussian_sigma: tuple[float, float] = (0.4, 1.0)
+    motion_length: tuple[float, float] = (2.0, 5.0)
+    noise_sigma: float = 1.0
+    jpeg_quality: tuple[int, int] = (90, 95)
+    size: int = 128
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.faces < 0 or self.size < 32:
+            raise ValueError("faces must be >= 0 and size >= 32")
+        if not 0 < self.gaussian_sigma[0] <= self.gaussian_sigma[1]:
+            raise ValueError(f"gaussian_sigma must be an increasing positive range, got {self.gaussian_sigma}")
+        if not 0 < self.motion_length[0] <= self.motion_length[1]:
+            raise ValueError(f"motion_length must be an increasing positive range, got {self.motion_length}")
+        if not 1 <= self.jpeg_quality[0] <= self.jpeg_quality[1] <= 100:
+            raise ValueError(f"jpeg_quality must be an increasing range in [1, 100], got {self.jpeg_quality}")
+
+
+PROTOCOLS: dict[str, type] = {"mspl": MsplConfig, "frames": FramesConfig, "blind": BlindConfig, "mild": MildConfig}
+MILD_GROUPS = ("none", "gauss", "motion")
 
 
 class PairWriter:
@@ -217,6 +255,40 @@ def make_blind(source: str | Path, out: str | Path, config: BlindConfig = BlindC
             info.pop("kernel", None)
             info.update({"protocol": "blind", "source": path.name, "group": _blind_group(params)})
             writer.add(_face_stem(path), lq, gt, info)
+            bar.update(1)
+    return writer.count
+
+
+def make_mild(source: str | Path, out: str | Path, config: MildConfig = MildConfig(), progress: bool = False) -> int:
+    """Write the near-sharp pairs from a folder of aligned faces (UTKFace val). Returns the pair count."""
+    from facedeblur.degrade.jpeg import jpeg_numpy
+    from facedeblur.degrade.kernels import gaussian_kernel, motion_kernel
+    from facedeblur.degrade.ops import blur_numpy
+    from facedeblur.eval.faces import list_images, load_face, select_sharp_faces
+
+    faces = select_sharp_faces(list_images(source), config.faces, config.seed, config.size)
+    writer = PairWriter(out)
+    with _bar(len(faces), "mild", progress) as bar:
+        for i, path in enumerate(faces):
+            gt = load_face(path, config.size)
+            rng = np.random.default_rng([config.seed, i])
+            group = MILD_GROUPS[i % len(MILD_GROUPS)]
+            params: dict[str, Any] = {"protocol": "mild", "source": path.name, "group": group}
+            kernel = None
+            if group == "gauss":
+                sigma = float(rng.uniform(*config.gaussian_sigma))
+                kernel = gaussian_kernel(2 * int(np.ceil(3 * sigma)) + 1, sigma)
+                params["sigma"] = sigma
+            elif group == "motion":
+                length, angle = float(rng.uniform(*config.motion_length)), float(rng.uniform(0, 180))
+                kernel = motion_kernel(length, angle)
+                params.update(length=length, angle=angle)
+            blurred = gt if kernel is None else blur_numpy(gt, kernel)
+            blurred = blurred + rng.normal(0.0, config.noise_sigma / 255.0, blurred.shape).astype(np.float32)
+            quality = int(rng.integers(config.jpeg_quality[0], config.jpeg_quality[1] + 1))
+            blurred = jpeg_numpy(np.clip(blurred, 0.0, 1.0), quality)
+            params.update(noise_sigma=config.noise_sigma / 255.0, jpeg_quality=quality)
+            writer.add(f"{_face_stem(path)}_{group}", blurred, gt, params)
             bar.update(1)
     return writer.count
 
@@ -308,7 +380,12 @@ def _spread(available: int, wanted: int) -> list[int]:
     return sorted({int(round(x)) for x in np.linspace(0, available - 1, wanted)})
 
 
-MAKERS: dict[str, Callable[..., int]] = {"mspl": make_mspl, "frames": make_frames, "blind": make_blind}
+MAKERS: dict[str, Callable[..., int]] = {
+    "mspl": make_mspl,
+    "frames": make_frames,
+    "blind": make_blind,
+    "mild": make_mild,
+}
 
 
 def protocol_config(name: str, overrides: list[str] | None = None):
