@@ -8,7 +8,15 @@ import pytest
 from _face_helpers import canvas, place, val_faces
 from facedeblur.face.detectors import BACKENDS, get_backend
 from facedeblur.face.detectors.base import RawFace
-from facedeblur.face.search import SearchOptions, merge_faces, plan_search, search_faces, tile_cores
+from facedeblur.face.search import (
+    CROP_SIDE,
+    SearchOptions,
+    _zoom_crop,
+    merge_faces,
+    plan_search,
+    search_faces,
+    tile_cores,
+)
 
 
 @pytest.fixture(scope="module")
@@ -95,9 +103,9 @@ def test_bad_options_are_refused():
 
 def test_tiled_search_finds_small_faces_in_a_big_photo_once_each(faces):
     image = canvas(2000, 4200, seed=3)
-    options = SearchOptions("centerface", min_face_size=40)
+    options = SearchOptions("centerface", min_face_size=20)  # the proposal pass at 0.8 x: two tiles
     plan = plan_search(*image.shape[:2], options)
-    assert plan.passes[0].tiles == 2
+    assert plan.passes[0].tiles == 2 and plan.passes[0].zoom == pytest.approx(1.6)
     # where the two tiles of the finest pass meet, in original pixels
     seam = tile_cores(plan.passes[0].width, plan.passes[0].tile, int(min(get_backend("centerface").tile / 4, 400)))
     boundary = seam[0][3] / plan.passes[0].scale
@@ -114,6 +122,42 @@ def test_tiled_search_finds_small_faces_in_a_big_photo_once_each(faces):
         assert len(matches) == 1, box
         assert matches[0].points is not None and matches[0].points.shape == (5, 2)
     assert report.seconds > 0 and report.passes[0].tiles == 2
+
+
+def test_big_photos_propose_at_a_coarse_scale_and_check_small_faces_zoomed(faces):
+    plan = plan_search(1080, 1920, SearchOptions())
+    first = plan.passes[0]
+    assert first.zoom == pytest.approx(32 / 24) and first.scale == pytest.approx(first.zoom / 2)
+    assert plan.smallest_face == pytest.approx(24) and first.faces[0] == pytest.approx(24)
+    # small photos, dlib backends and expert scales search plainly
+    assert plan_search(480, 640, SearchOptions()).passes[0].zoom == 0
+    assert plan_search(1080, 1920, SearchOptions("hog")).passes[0].zoom == 0
+    assert plan_search(1080, 1920, SearchOptions(upsample=0)).passes[0].zoom == 0
+
+    image = canvas(1080, 1920, seed=5)
+    boxes = [
+        place(image, faces[i % 3], 150 + 300 * i, 200 + 120 * (i % 4), side)
+        for i, side in enumerate((30, 34, 38, 30, 120, 34))
+    ]
+    found, report = search_faces(image, SearchOptions())
+    assert report.crops > 0 and report.to_dict()["crops"] == report.crops
+    for box in boxes:
+        matches = [f for f in found if _iou(f.box, box) > 0.3]
+        assert len(matches) == 1, box
+    assert len(found) == len(boxes)
+
+
+def test_zoom_crops_map_back_to_the_original_pixels():
+    image = np.zeros((130, 260, 3), np.uint8)
+    image[116:120, 250:254] = 255  # a 4 px square centred at (251.5, 117.5), near the corner
+    for zoom, centre in ((2.0, (240.0, 110.0)), (0.5, (230.0, 100.0)), (1.0, (255.0, 125.0))):
+        crop, ox, oy, scale = _zoom_crop(image, *centre, zoom, CROP_SIDE)
+        assert crop.shape == (CROP_SIDE, CROP_SIDE, 3) and scale == pytest.approx(zoom, rel=0.1)
+        weight = crop[:, :, 0].astype(float)
+        ys, xs = np.mgrid[0:CROP_SIDE, 0:CROP_SIDE]
+        u, v = (weight * xs).sum() / weight.sum(), (weight * ys).sum() / weight.sum()
+        assert (u + ox + 0.5) / scale - 0.5 == pytest.approx(251.5, abs=0.3)
+        assert (v + oy + 0.5) / scale - 0.5 == pytest.approx(117.5, abs=0.3)
 
 
 def test_upscaled_search_maps_boxes_back_exactly(faces):

@@ -111,7 +111,7 @@ def find_faces(
         min_size: the smallest face wanted (box side, px): the search is scaled to find faces this small,
             and smaller faces it finds anyway are skipped.
         score_threshold: minimum detector score; None: the detector's default (HOG and MMOD 0,
-            CenterFace 0.5). Lower values find more faces and more false ones.
+            CenterFace 0.3). Lower values find more faces and more false ones.
         max_side: cap the finest search pass's working image to this longer side (None or 0: no cap).
         upsample: expert override of the finest pass's scale, 2 ** upsample (0: full resolution).
         landmarks68: also fit the 68-point predictor.

@@ -11,6 +11,17 @@ is kept only by the tile whose core (the tile less half the overlap on inner sid
 centre, so every face no larger than the overlap is seen whole exactly once, and larger faces are
 left to the next, coarser pass. Passes are merged by non-maximum suppression.
 
+A big photo is not searched whole at the finest scale (a 1080p photo searched by CenterFace for 24 px
+faces would be a 2560 x 1440 working image, 0.65 s of one core). Backends with a
+``proposal_threshold`` (CenterFace) search it zoomed instead: the first pass works at half the finest
+scale and keeps, besides the faces it is sure of (score above the threshold, large enough for its
+scale), every low-score peak as a proposal; each proposal is looked at again in a 64 px crop zoomed
+so that the face is 34 px in it, all crops in a few batched network runs. Proposals at half the
+finest scale hold about 98% of the faces the finest pass finds, and the crops confirm them with
+better scores than the whole pass gives (benchmarks/quality/face_recall.py), at a third of its time. Small
+photos (finest working image up to 1.5 Mpx) and expert scales (``--upsample``, ``--max-side``) are
+searched plainly.
+
 The search is time bounded: its cost is planned from the detector's measured seconds per megapixel
 (one core) before it runs, and when the plan exceeds ``time_limit`` the finest scale is lowered until
 it fits (the smallest face it can then find is reported); a search that still runs past three times
@@ -19,8 +30,8 @@ the smallest face it could find) comes back in a :class:`SearchReport`.
 
 Example:
     >>> plan = plan_search(1080, 1920, SearchOptions(detector="centerface", min_face_size=24))
-    >>> [round(p.scale, 3) for p in plan.passes], plan.passes[0].tiles
-    ([1.333, 0.133], 1)
+    >>> [round(p.scale, 3) for p in plan.passes], round(plan.passes[0].zoom, 3), plan.passes[0].tiles
+    ([0.667, 0.067], 1.333, 1)
 """
 
 from __future__ import annotations
@@ -42,6 +53,14 @@ PASS_OVERLAP = 1.25  # consecutive passes' face-size ranges overlap by this fact
 MERGE_IOU = 0.4  # detections from different passes with at least this IoU are one face
 MERGE_CONTAINED = 0.75  # ... or when this share of the smaller box lies inside the larger one
 STOP_FACTOR = 3.0  # a search running past this many times its time limit stops early
+# The zoomed search (backends with a proposal threshold, when the finest working image is big):
+CASCADE_FACTOR = 2.0  # the proposal pass works at the finest scale divided by this
+CASCADE_MIN_PIXELS = 1.5e6  # finest working images up to this many pixels are searched whole instead
+CROP_SIDE = 64  # a proposal is checked in a crop of this side (working px) ...
+CROP_FACE = 34.0  # ... zoomed so that the proposed face is this large in it
+CROP_MARGIN = 2  # a face in a crop counts only when its box lies this far (px) inside the crop
+CROP_BATCH = 64  # crops per network run
+EXPECTED_CROPS = 30.0  # per megapixel of the original, for planning the time (a crowded group photo)
 
 
 @dataclass(frozen=True)
@@ -90,6 +109,8 @@ class SearchPass:
         tiles: how many tiles it was cut into (1: whole).
         tile: tile side in working pixels (0: whole image).
         faces: (smallest, largest) face box side, original pixels, this pass is meant to find.
+        zoom: 0 for a plain pass; else this pass proposes faces at a low score and checks those it
+            cannot confirm at its own scale in small crops zoomed up to at most this scale.
     """
 
     scale: float
@@ -98,6 +119,7 @@ class SearchPass:
     tiles: int
     tile: int
     faces: tuple[float, float]
+    zoom: float = 0.0
 
 
 @dataclass
@@ -114,11 +136,13 @@ class SearchReport:
     seconds: float = 0.0
     stopped_early: bool = False
     found: int = 0
+    crops: int = 0  # proposals checked in zoomed crops
 
     def to_dict(self) -> dict:
         out = asdict(self)
         for p in out["passes"]:
             p["scale"] = round(p["scale"], 4)
+            p["zoom"] = round(p["zoom"], 4)
             p["faces"] = [round(v, 1) for v in p["faces"]]
         for key in ("smallest_face", "planned_seconds", "seconds"):
             out[key] = round(out[key], 3)
@@ -156,16 +180,34 @@ def plan_search(height: int, width: int, options: SearchOptions) -> SearchReport
     if cost * scale * scale > options.time_limit:
         scale, report.limited_by = math.sqrt(options.time_limit / cost), "time limit"
     scale = max(scale, MIN_WORKING_SIDE / longest)
-    passes, planned = _passes(height, width, scale, backend)
+    zoomed = (
+        backend.proposal_threshold is not None
+        and report.limited_by not in ("upsample", "max side")
+        and height * width * scale * scale > CASCADE_MIN_PIXELS
+    )
+    passes, planned = _plan(height, width, scale, backend, zoomed)
     while planned > options.time_limit and longest * scale * 0.9 >= MIN_WORKING_SIDE:
         scale *= 0.9  # tiling overlap and the coarser passes: shrink until the whole plan fits
         report.limited_by = "time limit"
-        passes, planned = _passes(height, width, scale, backend)
+        passes, planned = _plan(height, width, scale, backend, zoomed)
     report.passes, report.planned_seconds = passes, planned
     report.smallest_face = backend.min_face / scale
     if report.smallest_face <= options.min_face_size * 1.0001:
         report.limited_by = None
     return report
+
+
+def _plan(height: int, width: int, scale: float, backend, zoomed: bool) -> tuple[list[SearchPass], float]:
+    """The passes for a finest scale: plain, or zoomed (a proposal pass below it, crops up to it)."""
+    if not zoomed:
+        return _passes(height, width, scale, backend)
+    passes, planned = _passes(height, width, scale / CASCADE_FACTOR, backend)
+    first = passes[0]
+    first.zoom = scale
+    first.faces = (backend.min_face / scale, first.faces[1])
+    crops = EXPECTED_CROPS * height * width / 1e6
+    planned += backend.seconds_per_megapixel * crops * CROP_SIDE * CROP_SIDE / 1e6
+    return passes, planned
 
 
 def _passes(height: int, width: int, scale: float, backend) -> tuple[list[SearchPass], float]:
@@ -275,10 +317,21 @@ def search_faces(image: np.ndarray, options: SearchOptions | None = None) -> tup
     backend = get_backend(options.detector)
     start = time.perf_counter()
     found: list[RawFace] = []
+    stop = options.time_limit * STOP_FACTOR
     for pass_ in report.passes:
-        for face in _run_pass(image, pass_, backend, report.threshold, start, options.time_limit * STOP_FACTOR):
-            found.append(face)
-        if time.perf_counter() - start > options.time_limit * STOP_FACTOR and pass_ is not report.passes[-1]:
+        if pass_.zoom:
+            low = min(backend.proposal_threshold, report.threshold)
+            proposals = list(_run_pass(image, pass_, backend, low, start, stop))
+            sure = backend.min_face / pass_.scale  # faces this large are found at the pass's own scale
+            kept = [f for f in proposals if f.score >= report.threshold and f.size >= sure]
+            found += kept
+            checked, report.crops = _check_proposals(
+                image, proposals, kept, pass_, backend, report.threshold, start, stop
+            )
+            found += checked
+        else:
+            found += _run_pass(image, pass_, backend, report.threshold, start, stop)
+        if time.perf_counter() - start > stop and pass_ is not report.passes[-1]:
             report.stopped_early = True
             break
     faces = merge_faces(found)
@@ -321,6 +374,79 @@ def _run_pass(image: np.ndarray, pass_: SearchPass, backend, threshold: float, s
                 if pass_.tiles > 1 and face.size > largest * PASS_OVERLAP:
                     continue  # maybe cut by the tile: a coarser pass sees it whole
                 yield _to_original(face, tx0, ty0, sx, sy)
+
+
+def _check_proposals(
+    image: np.ndarray,
+    proposals: list[RawFace],
+    kept: list[RawFace],
+    pass_: SearchPass,
+    backend,
+    threshold: float,
+    start: float,
+    stop: float,
+) -> tuple[list[RawFace], int]:
+    """Look again, zoomed, at every proposal the pass did not keep: (faces confirmed, crops run).
+
+    Each crop is :data:`CROP_SIDE` px, zoomed so the proposed face is :data:`CROP_FACE` px in it (but
+    at most :data:`MAX_UPSCALE`, and as if the face were at least the smallest wanted); proposals that
+    share a crop are checked once. A face counts when its score reaches ``threshold`` and its box lies
+    inside the crop (a face cut by the crop's edge is someone else's crop or the proposal pass's).
+    """
+    floor = backend.min_face / pass_.zoom  # the smallest face wanted
+    sure = {id(f) for f in kept}
+    crops: list[tuple[float, float, float]] = []  # centre x, centre y, zoom
+    for face in proposals:
+        if id(face) in sure:
+            continue
+        cx, cy = (face.box[0] + face.box[2]) / 2, (face.box[1] + face.box[3]) / 2
+        if any(_inside(cx, cy, k.box) for k in kept if k.size > face.size):
+            continue  # a part of a face already found
+        zoom = min(MAX_UPSCALE, CROP_FACE / max(face.size, floor))
+        reach = 0.15 * CROP_SIDE / zoom
+        if any(abs(cx - x) < reach and abs(cy - y) < reach and 2 / 3 < zoom / z < 1.5 for x, y, z in crops):
+            continue
+        crops.append((cx, cy, zoom))
+    found: list[RawFace] = []
+    for first in range(0, len(crops), CROP_BATCH):
+        if time.perf_counter() - start > stop:
+            break
+        batch = [_zoom_crop(image, cx, cy, zoom, CROP_SIDE) for cx, cy, zoom in crops[first : first + CROP_BATCH]]
+        results = backend.detect_batch([b[0] for b in batch], threshold)
+        for (_, ox, oy, scale), faces in zip(batch, results, strict=True):
+            for face in faces:
+                x0, y0, x1, y1 = face.box
+                if min(x0, y0) < CROP_MARGIN or max(x1, y1) > CROP_SIDE - CROP_MARGIN:
+                    continue
+                found.append(_to_original(face, ox, oy, scale, scale))
+    return found, len(crops)
+
+
+def _inside(x: float, y: float, box: tuple[float, float, float, float]) -> bool:
+    return box[0] <= x < box[2] and box[1] <= y < box[3]
+
+
+def _zoom_crop(image: np.ndarray, cx: float, cy: float, zoom: float, side: int):
+    """A ``side`` px square of the image around (cx, cy) scaled by about ``zoom`` (edges replicated).
+
+    Returns:
+        (crop, ox, oy, scale) with crop pixel u <-> original (u + ox + 0.5) / scale - 0.5, so that
+        :func:`_to_original` maps its detections back.
+    """
+    import cv2
+
+    region = max(1, round(side / zoom))
+    scale = side / region
+    x0, y0 = round(cx - region / 2), round(cy - region / 2)
+    height, width = image.shape[:2]
+    xs, ys = np.clip(np.arange(x0, x0 + region), 0, width - 1), np.clip(np.arange(y0, y0 + region), 0, height - 1)
+    if x0 >= 0 and y0 >= 0 and x0 + region <= width and y0 + region <= height:
+        patch = image[y0 : y0 + region, x0 : x0 + region]
+    else:
+        patch = image[ys[:, None], xs[None, :]]
+    interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+    crop = cv2.resize(patch, (side, side), interpolation=interpolation)
+    return np.ascontiguousarray(crop), x0 * scale, y0 * scale, scale
 
 
 def _upscaled_tile(image: np.ndarray, sx: float, sy: float, x0: int, y0: int, w: int, h: int) -> np.ndarray:

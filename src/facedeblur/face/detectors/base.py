@@ -56,6 +56,9 @@ class DetectorBackend(Protocol):
         default_threshold: the score threshold used when none is given.
         seconds_per_megapixel: measured cost on one CPU core (plans the search's time bound).
         tile: preferred tile side in working pixels (big working images are cut into such tiles).
+        proposal_threshold: a score low enough that almost every face reaches it at a scale too
+            coarse to be sure of it (the search then checks such proposals zoomed, in small crops,
+            with ``detect_batch(images, threshold)``); None: the backend is searched in plain passes.
     """
 
     name: str
@@ -64,6 +67,7 @@ class DetectorBackend(Protocol):
     default_threshold: float
     seconds_per_megapixel: float
     tile: int
+    proposal_threshold: float | None
 
     def detect(self, image: np.ndarray, threshold: float) -> list[RawFace]:
         """Faces in an (H, W, 3) uint8 RGB C-contiguous image whose score reaches ``threshold``."""

@@ -49,6 +49,7 @@ class HogBackend:
     default_threshold = 0.0
     seconds_per_megapixel = 0.12  # one core, benchmarks/quality/face_recall.py
     tile = 2048
+    proposal_threshold = None  # scores are not calibrated for low-score proposals: plain passes
 
     def detect(self, image: np.ndarray, threshold: float) -> list[RawFace]:
         with _HOG_POOL.borrow() as hog:
@@ -72,6 +73,7 @@ class MmodBackend:
     default_threshold = 0.0
     seconds_per_megapixel = 10.0  # one core
     tile = 1024
+    proposal_threshold = None  # scores are not calibrated for low-score proposals: plain passes
 
     def detect(self, image: np.ndarray, threshold: float) -> list[RawFace]:
         with _MMOD_POOL.borrow() as cnn:
