@@ -1,43 +1,101 @@
-"""The default restorer's campaign curve: validation PSNR gain over the input vs CPU-hours, from a run's metrics.
+"""The default restorer's campaign curve: PSNR gain over the input on the four protocols vs CPU-hours.
 
-python benchmarks/campaign/plot_campaign.py runs/default-campaign          # -> docs/images/default_campaign_curve.png
+Every snapshot (``benchmarks/campaign/snapshot.py``) is scored on the protocols' pairs (the same configs as
+``benchmarks/quality/run_protocols.py``: MSPL-like 320 pairs, frames, blind 60 faces, mild 90 faces; PSNR only)
+and the gains are plotted against the campaign's CPU-hours at the snapshot. Scores are cached per snapshot.
+
+    python benchmarks/campaign/plot_campaign.py runs/snapshots
+    # -> benchmarks/results/campaign_curve.json, docs/images/default_campaign_curve.png
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
+import json
+import re
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+REPO = Path(__file__).resolve().parent.parent.parent
+PROTOCOLS = {"mspl": [], "frames": [], "blind": ["faces=60"], "mild": []}
+
+
+def pairs_folder(protocol: str, work: Path, shared_data: Path) -> Path:
+    from facedeblur.eval.protocols import default_source, make_protocol, protocol_config
+
+    out = work / protocol
+    make_protocol(protocol, default_source(protocol, shared_data), out, protocol_config(protocol, PROTOCOLS[protocol]))
+    return out
+
+
+def gain(weights: Path, pairs_dir: Path) -> float:
+    """Mean PSNR gain (dB) of a weights file over the blurred input on a pairs folder."""
+    from facedeblur.eval.runner import evaluate_method, load_method, read_pairs, summarise
+
+    pairs = read_pairs(pairs_dir)
+    scores = {}
+    for name in ("blurred", str(weights)):
+        result = evaluate_method(pairs, load_method(name), metrics=("psnr",))
+        scores[name] = summarise(result.rows, ("psnr",))["psnr"]
+    return scores[str(weights)] - scores["blurred"]
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("run", type=Path)
+    parser.add_argument("snapshots", type=Path, help="folder of <run>-step<N>.safetensors + .json snapshots")
+    parser.add_argument("--shared-data", type=Path, default=REPO.parent / "shared" / "data")
+    parser.add_argument("--work", type=Path, default=REPO / "runs" / "campaign-curve", help="pairs and score cache")
+    parser.add_argument("--results", type=Path, default=REPO / "benchmarks" / "results" / "campaign_curve.json")
     parser.add_argument("--plot", type=Path, default=REPO / "docs" / "images" / "default_campaign_curve.png")
     args = parser.parse_args()
 
-    from search_default import curve
+    args.work.mkdir(parents=True, exist_ok=True)
+    cache_file = args.work / "scores.json"
+    cache = json.loads(cache_file.read_text(encoding="utf-8")) if cache_file.is_file() else {}
+    folders = {p: pairs_folder(p, args.work, args.shared_data) for p in PROTOCOLS}
+    points = []
+    for record_path in sorted(args.snapshots.glob("*.json"), key=lambda p: int(re.findall(r"step(\d+)", p.stem)[-1])):
+        record = json.loads(record_path.read_text(encoding="utf-8"))
+        weights = record_path.with_suffix(".safetensors")
+        scores = cache.setdefault(weights.name, {})
+        for protocol, folder in folders.items():
+            if protocol not in scores:
+                scores[protocol] = round(gain(weights, folder), 3)
+                cache_file.write_text(json.dumps(cache, indent=2) + "\n", encoding="utf-8")
+        point = {"snapshot": weights.name, "step": record["step"], "cpu_hours": round(record["cpu_minutes"] / 60, 3)}
+        points.append({**point, **{f"{p}_gain": scores[p] for p in PROTOCOLS}})
+        print(
+            f"{weights.name}: {point['cpu_hours']:.2f} CPU-h, "
+            + ", ".join(f"{p} {scores[p]:+.2f} dB" for p in PROTOCOLS),
+            flush=True,
+        )
+    args.results.write_text(json.dumps({"protocol_settings": PROTOCOLS, "points": points}, indent=2) + "\n")
 
-    points = curve(args.run)
-    for cpu, gain in points:
-        print(f"{cpu / 60:.2f} CPU-h: {gain:+.2f} dB")
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(6, 4), dpi=120)
-    ax.plot([c / 60 for c, _ in points], [g for _, g in points], marker="o")
+    fig, ax = plt.subplots(figsize=(6.5, 4), dpi=120)
+    hours = [p["cpu_hours"] for p in points]
+    for protocol in PROTOCOLS:
+        ax.plot(hours, [p[f"{protocol}_gain"] for p in points], marker="o", label=protocol)
+    for phase_start in sorted(
+        {
+            ph["cpu_minutes"] / 60
+            for r in args.snapshots.glob("*.json")
+            for ph in json.loads(r.read_text(encoding="utf-8")).get("phases", [])
+        }
+    ):
+        ax.axvline(phase_start, color="grey", linestyle=":", linewidth=1)
+    ax.axhline(0, color="black", linewidth=0.8)
     ax.set_xlabel("CPU-hours of training (one thread)")
-    ax.set_ylabel("validation PSNR gain over input (dB)")
-    ax.set_title("Default restorer campaign (photo recipe, 100 val faces)")
+    ax.set_ylabel("PSNR gain over the input (dB)")
+    ax.set_title("Default restorer campaign (dotted: a new curriculum phase)")
     ax.grid(alpha=0.3)
+    ax.legend()
     fig.tight_layout()
     fig.savefig(args.plot)
-    print(f"wrote {args.plot}")
+    print(f"wrote {args.plot} and {args.results}")
     return 0
 
 
