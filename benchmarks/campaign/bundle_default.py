@@ -1,12 +1,14 @@
-"""End-of-session step of the default restorer's campaign: export the run's EMA weights, score them on the
-MSPL-like protocol against the bundled default, and bundle them as ``default`` only when they beat it.
+"""End-of-session step of the default restorer's campaign: export the run's EMA weights, score them on the four
+protocols against the bundled default, and bundle them as ``default`` only when they are better.
 
-    python benchmarks/campaign/bundle_default.py runs/default-campaign            # compare, bundle if better
-    python benchmarks/campaign/bundle_default.py runs/default-campaign --force    # bundle regardless
+    python benchmarks/campaign/bundle_default.py runs/default-campaign-p2            # compare, bundle if better
+    python benchmarks/campaign/bundle_default.py runs/default-campaign-p2 --force    # bundle regardless
 
-Writes ``src/facedeblur/weights/default.safetensors`` (metadata metrics: MSPL-like PSNR/SSIM and the
-campaign's CPU-hours) and prints both models' figures. Optimizer states are never bundled: a weights file
-holds the generator only.
+"Better": a higher MSPL-like PSNR and no protocol (frames, blind, mild) more than ``--tolerance`` dB worse.
+The protocols' pairs and settings are those of ``plot_campaign.py`` (and ``quality/run_protocols.py``).
+Writes ``src/facedeblur/weights/default.safetensors`` (metadata metrics: MSPL-like PSNR/SSIM, every protocol's
+PSNR gain over its input and the campaign's CPU-hours) and prints both models' figures. Optimizer states are
+never bundled: a weights file holds the generator only.
 """
 
 from __future__ import annotations
@@ -22,72 +24,81 @@ REPO = Path(__file__).resolve().parents[2]
 BUNDLED = REPO / "src" / "facedeblur" / "weights" / "default.safetensors"
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from plot_campaign import PROTOCOLS, pairs_folder  # noqa: E402  (the curve's protocols and pairs)
 from search_default import cli  # noqa: E402  (the same facedeblur CLI call)
+
+
+def score(weights: Path, folders: dict[str, Path]) -> dict[str, float]:
+    """PSNR gain over the input on every protocol, plus the MSPL-like PSNR/SSIM and its input's PSNR."""
+    from facedeblur.eval.runner import evaluate_method, load_method, read_pairs, summarise
+
+    out: dict[str, float] = {}
+    for protocol, folder in folders.items():
+        pairs = read_pairs(folder)
+        metrics = ("psnr", "ssim") if protocol == "mspl" else ("psnr",)
+        base = summarise(evaluate_method(pairs, load_method("blurred"), metrics=metrics).rows, metrics)
+        mine = summarise(evaluate_method(pairs, load_method(str(weights)), metrics=metrics).rows, metrics)
+        out[f"{protocol}_gain"] = round(mine["psnr"] - base["psnr"], 3)
+        if protocol == "mspl":
+            out.update(mspl_psnr=round(mine["psnr"], 3), mspl_ssim=round(mine["ssim"], 4))
+            out["mspl_psnr_input"] = round(base["psnr"], 3)
+    return out
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("run", type=Path, help="the campaign's run folder")
     parser.add_argument("--shared-data", type=Path, default=REPO.parent / "shared" / "data")
-    parser.add_argument("--work", type=Path, default=REPO / "runs" / "bundle-default")
+    parser.add_argument("--work", type=Path, default=REPO / "runs" / "campaign-curve", help="protocol pairs")
+    parser.add_argument("--tolerance", type=float, default=0.1, help="dB a protocol other than MSPL may lose")
     parser.add_argument("--force", action="store_true", help="bundle even if it does not beat the bundled default")
     args = parser.parse_args()
 
     import torch
 
-    ckpt = args.run / "checkpoints" / "last.ckpt"
-    state = torch.load(ckpt, map_location="cpu", weights_only=False)
-    cpu_hours = float(state.get("cpu_minutes") or 0.0) / 60
-    args.work.mkdir(parents=True, exist_ok=True)
-    candidate = args.work / "candidate.safetensors"
-    cli("export", str(ckpt), "-o", str(candidate), "--name", "default")
-    models = [str(candidate)]
-    previous = args.work / "previous.safetensors"
-    if BUNDLED.is_file():
-        shutil.copy2(BUNDLED, previous)
-        models.append(str(previous))
-    bench = args.work / "mspl"
-    cli(
-        "benchmark",
-        "--protocol",
-        "mspl",
-        "--source",
-        str(args.shared_data / "utkface" / "val"),
-        "-o",
-        str(bench),
-        "--no-speed",
-        "--metrics",
-        "psnr,ssim",
-        "--models",
-        "blurred",
-        *models,
-    )
-    summary = {Path(r["method"]).stem: r for r in json.loads((bench / "results.json").read_text())["summary"]}
-    new = summary["candidate"]
-    old = summary.get("previous")
-    print(
-        f"candidate: MSPL-like {new['psnr']:.2f} dB / {new['ssim']:.3f} after {cpu_hours:.2f} CPU-hours, "
-        f"step {state['step']}"
-    )
-    if old is not None:
-        print(f"bundled:   MSPL-like {old['psnr']:.2f} dB / {old['ssim']:.3f}")
-    if old is not None and new["psnr"] <= old["psnr"] and not args.force:
-        print("the candidate does not beat the bundled default: nothing bundled")
-        return 0
-    metrics = {
-        "mspl_psnr": round(new["psnr"], 3),
-        "mspl_ssim": round(new["ssim"], 4),
-        "mspl_psnr_input": round(summary["blurred"]["psnr"], 3),
-        "cpu_hours": round(cpu_hours, 2),
-    }
-    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as fh:
-        json.dump(metrics, fh)
-    notes = (
-        f"default restorer (multi-scale U-Net), campaign step {state['step']}, {cpu_hours:.2f} CPU-hours on a "
-        "2-core CPU; docs/default-model-search.md"
-    )
-    cli("export", str(ckpt), "-o", str(BUNDLED), "--name", "default", "--metrics", fh.name, "--notes", notes)
-    Path(fh.name).unlink()
+    with tempfile.TemporaryDirectory() as tmp:
+        ckpt = Path(tmp) / "last.ckpt"
+        shutil.copy2(args.run / "checkpoints" / "last.ckpt", ckpt)  # the run may still be writing it
+        state = torch.load(ckpt, map_location="cpu", weights_only=False)
+        cpu_hours = float(state.get("cpu_minutes") or 0.0) / 60
+        folders = {p: pairs_folder(p, args.work, args.shared_data) for p in PROTOCOLS}
+        candidate = Path(tmp) / "candidate.safetensors"
+        cli("export", str(ckpt), "-o", str(candidate), "--name", "default")
+        new = score(candidate, folders)
+        print(f"candidate (step {state['step']}, {cpu_hours:.2f} CPU-hours): {json.dumps(new)}")
+        old = None
+        if BUNDLED.is_file():
+            previous = Path(tmp) / "previous.safetensors"
+            shutil.copy2(BUNDLED, previous)
+            old = score(previous, folders)
+            print(f"bundled: {json.dumps(old)}")
+        if old is not None and not args.force:
+            worse = [p for p in PROTOCOLS if p != "mspl" and new[f"{p}_gain"] < old[f"{p}_gain"] - args.tolerance]
+            if new["mspl_psnr"] <= old["mspl_psnr"] or worse:
+                print(
+                    f"the candidate is not better (MSPL-like or {', '.join(worse) or 'no'} protocol): nothing bundled"
+                )
+                return 0
+        metrics = {**new, "cpu_hours": round(cpu_hours, 2)}
+        metrics_file = Path(tmp) / "metrics.json"
+        metrics_file.write_text(json.dumps(metrics), encoding="utf-8")
+        phases = len(state.get("phases", [])) + 1
+        notes = (
+            f"default restorer (multi-scale U-Net), campaign step {state['step']} (phase {phases}), "
+            f"{cpu_hours:.2f} CPU-hours on a 2-core CPU; docs/default-model-search.md"
+        )
+        cli(
+            "export",
+            str(ckpt),
+            "-o",
+            str(BUNDLED),
+            "--name",
+            "default",
+            "--metrics",
+            str(metrics_file),
+            "--notes",
+            notes,
+        )
     print(f"bundled {BUNDLED.relative_to(REPO)} ({BUNDLED.stat().st_size / 1e6:.2f} MB): {metrics}")
     return 0
 
