@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import socket
+import sys
 import tempfile
 from pathlib import Path
 
@@ -56,7 +57,9 @@ def main() -> None:
     args = parser.parse_args()
 
     from facedeblur.serve.app import build_app, launch
-    from facedeblur.serve.browser import restore_in_browser
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tests"))  # the test suite's browser driver
+    from _browser import restore_in_browser
 
     with tempfile.TemporaryDirectory() as folder:
         photo = Path(folder) / "blurry_portrait.png"

@@ -12,10 +12,10 @@ import socket
 import numpy as np
 import pytest
 
+from _browser import find_chromium
 from _face_helpers import canvas, place
 from _restore_helpers import cached_val_faces, make_tiny_model
 from facedeblur.images import read_image, write_image
-from facedeblur.serve.browser import find_chromium
 
 pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed (dev extra)")
 pytest.importorskip("gradio", reason="gradio is not installed (serve extra)")
@@ -59,7 +59,7 @@ def photo(utkface_val, tmp_path_factory):
 def test_upload_restore_download_in_chromium(demo_url, photo, tmp_path):
     from PIL import Image
 
-    from facedeblur.serve.browser import restore_in_browser
+    from _browser import restore_in_browser
 
     run = restore_in_browser(demo_url, photo, screenshot=tmp_path / "serve.png", timeout_s=45)
 
@@ -82,7 +82,7 @@ def test_upload_restore_download_in_chromium(demo_url, photo, tmp_path):
 
 
 def test_video_tab_restores_and_offers_the_video(demo_url, utkface_val, tmp_path):
-    from facedeblur.serve.browser import restore_video_in_browser
+    from _browser import restore_video_in_browser
     from facedeblur.video import probe_video, read_frames, write_video
 
     image = canvas(240, 320, seed=12)

@@ -1,14 +1,16 @@
-"""Drive the running web demo with a real headless Chromium (Playwright's Python client).
+"""Drive the running web demo with a real headless Chromium (Playwright's Python client): a test tool.
 
-Used by the end-to-end test and by ``benchmarks/assets/serve_screenshot.py`` (the README's screenshot).
+Used by the end-to-end test (tests/serve/test_browser.py) and by ``benchmarks/assets/serve_screenshot.py``
+(the README's screenshot); it is not part of the package, which never needs a browser.
 It points Playwright at the system's Chromium (Debian's ``chromium`` package), never at a browser
 Playwright would download, and blocks every request that does not go to the demo itself, recording
 it: a page that needs the internet shows up as ``external_requests`` and as a page that never loads.
 
-Example:
-    >>> run = restore_in_browser("http://127.0.0.1:7860", "photo.png", screenshot="serve.png")  # doctest: +SKIP
-    >>> run.status, run.output_name, len(run.external_requests)  # doctest: +SKIP
-    ('photo.png: 1 face restored -> photo_restored.png', 'photo_restored.png', 0)
+Usage, with the demo serving on port 7860 (the end-to-end test starts one)::
+
+    run = restore_in_browser("http://127.0.0.1:7860", "photo.png", screenshot="serve.png")
+    run.status, run.output_name, len(run.external_requests)
+    # ('photo.png: 1 face restored -> photo_restored.png', 'photo_restored.png', 0)
 """
 
 from __future__ import annotations
