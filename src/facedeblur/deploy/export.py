@@ -17,10 +17,14 @@ opset 17): the dynamo exporter stops on PSFR-GAN's data-dependent one-hot parsin
 normalisation (PSFR-GAN) is baked into plain weights first, as it is computed in eval mode.
 
 Example:
+    >>> import tempfile
+    >>> from pathlib import Path
     >>> from facedeblur.models.hub import load_weights, resolve_model
-    >>> model, meta = load_weights(resolve_model("default"))  # doctest: +SKIP
-    >>> export_model(model, meta, "chrysos.onnx", "onnx").max_abs_diff < 1e-3  # doctest: +SKIP
+    >>> model, meta = load_weights(resolve_model("default"))
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> export_model(model, meta, Path(tmp.name) / "default.onnx", "onnx").max_abs_diff < 1e-3
     True
+    >>> tmp.cleanup()
 """
 
 from __future__ import annotations
@@ -236,7 +240,10 @@ def load_torchscript(source: str | Path | bytes, device: str = "cpu"):
         ``(module, WeightsMetadata)``.
 
     Example:
-        >>> module, meta = load_torchscript("chrysos.pt")  # doctest: +SKIP
+        >>> from facedeblur.models.hub import load_weights, resolve_model
+        >>> module, meta = load_torchscript(torchscript_bytes(*load_weights(resolve_model("default"))))
+        >>> meta.name, tuple(module(torch.rand(1, 3, meta.face_size, meta.face_size)).shape)
+        ('default', (1, 3, 128, 128))
     """
     from facedeblur.models.hub import WeightsMetadata
 

@@ -12,10 +12,18 @@ name is looked up in the export cache, ``$FACEDEBLUR_CACHE/onnx/NAME.onnx`` (def
 the error message gives the exact ``facedeblur export`` command that creates it.
 
 Example:
+    >>> import tempfile
+    >>> from pathlib import Path
     >>> import numpy as np
-    >>> model = OnnxFaceModel("chrysos.onnx", device="cpu")  # doctest: +SKIP
-    >>> model(np.random.rand(2, 3, model.face_size, model.face_size).astype(np.float32)).shape  # doctest: +SKIP
+    >>> from facedeblur.deploy.export import export_model
+    >>> from facedeblur.models.hub import load_weights, resolve_model
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> path = Path(tmp.name) / "default.onnx"
+    >>> _ = export_model(*load_weights(resolve_model("default")), path, "onnx")
+    >>> model = OnnxFaceModel(path, device="cpu")
+    >>> model(np.random.rand(2, 3, model.face_size, model.face_size).astype(np.float32)).shape
     (2, 3, 128, 128)
+    >>> tmp.cleanup()
 """
 
 from __future__ import annotations

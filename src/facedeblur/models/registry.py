@@ -4,7 +4,7 @@ Every restoration model built here takes a batch of RGB faces in [0, 1], shape (
 the model's face size, and returns the restored batch of the same shape (not clamped).
 
 Example:
-    >>> sorted(ARCHITECTURES)  # doctest: +SKIP
+    >>> sorted(ARCHITECTURES)
     ['chrysos', 'dfpgnet', 'parsenet', 'psfrgan', 'unet', 'wiener_unet']
 """
 

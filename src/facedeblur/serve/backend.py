@@ -7,10 +7,20 @@ naming the file instead of an exception, so a batch always finishes. :mod:`faced
 only wires these functions to Gradio components.
 
 Example:
-    >>> backend = DemoBackend(model=None, device="cpu")  # doctest: +SKIP
-    >>> batch = backend.restore_photos(["photo.jpg"], backend.default_choice, fidelity=1.0)  # doctest: +SKIP
-    >>> batch.status  # doctest: +SKIP
-    'photo.jpg: 1 face restored -> photo_restored.jpg'
+    A photo without a face gets its message (one with faces: ``'photo.jpg: 1 face restored ...'``):
+
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> import numpy as np
+    >>> from facedeblur.images import write_image
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> folder = Path(tmp.name)
+    >>> write_image(folder / "wall.png", np.full((64, 64, 3), 128, np.uint8))
+    >>> backend = DemoBackend(model=None, device="cpu", work_dir=folder / "work")
+    >>> batch = backend.restore_photos([folder / "wall.png"], backend.default_choice, fidelity=1.0)
+    >>> print(batch.status)
+    wall.png: no face found; nothing to restore
+    >>> tmp.cleanup()
 """
 
 from __future__ import annotations

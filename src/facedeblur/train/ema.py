@@ -7,7 +7,7 @@ Example:
     >>> with torch.no_grad():
     ...     _ = net.weight.add_(1.0)
     >>> ema.update(net, step=1)
-    >>> bool(torch.allclose(ema.module.weight, net.weight - 0.9))
+    >>> bool(torch.allclose(ema.module.weight, net.weight - 0.9, atol=1e-6))
     True
 """
 
