@@ -88,3 +88,21 @@ def test_opencv_engine_matches_onnxruntime(faces):
     assert fast[0].score == pytest.approx(fallback[0].score, abs=1e-3)
     with pytest.raises(ValueError, match="engine"):
         Runner("tensorrt")
+
+
+def test_a_batch_of_crops_gives_what_each_crop_gives_alone_on_both_engines(faces):
+    import cv2
+
+    crops = [cv2.resize(face, (64, 64), interpolation=cv2.INTER_AREA) for face in faces]
+    crops.append(np.full((64, 64, 3), 128, np.uint8))  # no face: an empty list in its place
+    for engine in ("onnxruntime", "opencv"):
+        backend = CenterFaceBackend(Runner(engine))
+        batch = backend.detect_batch(crops, 0.3)
+        alone = [backend.detect(crop, 0.3) for crop in crops]
+        assert [len(b) for b in batch] == [len(a) for a in alone] and len(batch[0]) == 1 and batch[-1] == []
+        for b, a in zip(batch, alone, strict=True):
+            for fb, fa in zip(b, a, strict=True):
+                assert np.allclose(fb.box, fa.box, atol=1e-3) and fb.score == pytest.approx(fa.score, abs=1e-5)
+    assert CenterFaceBackend().detect_batch([], 0.3) == []
+    with pytest.raises(ValueError, match="multiple of 32"):
+        CenterFaceBackend().detect_batch([np.zeros((50, 64, 3), np.uint8)], 0.3)

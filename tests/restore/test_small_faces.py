@@ -88,3 +88,22 @@ def test_large_faces_keep_their_own_detail(photos):
     assert high_change < 0.15 * high
     naive = cv2.resize(cv2.resize(src, (128, 128), interpolation=cv2.INTER_AREA), src.shape[1::-1])
     assert np.abs(cv2.Laplacian(naive, cv2.CV_32F)).mean() < 0.7 * high  # what pasting the crop would lose
+
+
+def test_a_small_face_in_a_big_photo_is_found_zoomed_and_restored_in_place(utkface_val):
+    """The zoomed search (proposal pass plus crops) feeds restore like a plain pass: same paste, no leak."""
+    face = cached_val_faces(utkface_val, 1)[0]
+    image = canvas(1080, 1920, seed=9) // 2
+    box = place(image, face, 1300, 700, 32)  # a ~28 px face: below what the proposal pass is sure of
+    unchanged = Restorer(_Model(lambda batch: batch)).restore(image)
+    assert unchanged.search["passes"][0]["zoom"] > unchanged.search["passes"][0]["scale"]
+    assert unchanged.search["crops"] >= 1
+    assert len(unchanged.faces) == 1 and _inside(unchanged.faces[0], box)
+    assert np.array_equal(unchanged.image, image)
+    brighter = Restorer(_Model(lambda batch: batch + 0.2)).restore(image)
+    change = brighter.image.astype(np.float64) - image.astype(np.float64)
+    x0, y0, x1, y1 = box
+    pad = (x1 - x0) // 2
+    outside = np.ones(image.shape[:2], bool)
+    outside[y0 - pad : y1 + pad, x0 - pad : x1 + pad] = False
+    assert change.max() >= 40 and np.abs(change[outside]).max() == 0
