@@ -57,8 +57,10 @@ def main() -> int:
     if args.ray:
         import ray
 
+        from facedeblur.distributed.ray_jobs import mine_videos_with_ray
+
         ray.init(num_cpus=args.ray_cpus, include_dashboard=False, log_to_driver=False)
-        ray_summary = mine_videos(videos, out / "ray", config, ray_address="local")
+        ray_summary = mine_videos_with_ray(videos, out / "ray", config, address="local")
         print(f"Ray, {args.ray_cpus} local workers: {ray_summary['frames_per_second']:.2f} frames/s (incl. start-up)")
     record = {"frames": frames, "frames_per_second": summary["frames_per_second"], "cpu_seconds": round(cpu_seconds, 2)}
     print(json.dumps({**record, "out": str(out)}))

@@ -91,14 +91,3 @@ def test_train_save_load_round_trip(tmp_path):
         train_classifier(x, np.ones(80), folds=0)
     with pytest.raises(FileNotFoundError, match="no fitting classifier"):
         FittingClassifier.load(tmp_path / "missing.npz")
-
-
-@pytest.mark.parametrize(
-    "module", ["facedeblur.data.mining", "facedeblur.data.fitting_quality", "facedeblur.distributed.ray_jobs"]
-)
-def test_docstring_examples(module):
-    import doctest
-    import importlib
-
-    result = doctest.testmod(importlib.import_module(module), optionflags=doctest.ELLIPSIS)
-    assert result.attempted > 0 and result.failed == 0

@@ -161,7 +161,7 @@ def test_yaml_config_and_overrides(tmp_path, videos):
 def test_pairs_do_not_depend_on_the_decoding_chunk(mined, videos, tmp_path, monkeypatch):
     from types import SimpleNamespace
 
-    from facedeblur.data import mining
+    from facedeblur.data.mining import pairs as mining
 
     _, out = mined
     marks = json.loads((out / "moving" / "landmarks.json").read_text())
@@ -181,7 +181,7 @@ def test_pairs_do_not_depend_on_the_decoding_chunk(mined, videos, tmp_path, monk
 
 
 def test_an_error_in_one_video_does_not_stop_the_batch(videos, tmp_path, monkeypatch, capsys):
-    from facedeblur.data import mining
+    from facedeblur.data.mining import batch as mining
 
     real = mining.mine_video
 

@@ -11,6 +11,7 @@ from _mining_helpers import make_videos
 from _restore_helpers import cached_val_faces, face_photo, make_tiny_model
 from facedeblur.cli import main
 from facedeblur.data.mining import MiningConfig, mine_videos
+from facedeblur.distributed.ray_jobs import mine_videos_with_ray
 from facedeblur.images import read_image, write_image
 
 ray = pytest.importorskip("ray")
@@ -35,7 +36,7 @@ def test_ray_mining_gives_the_same_dataset(tmp_path, utkface_val, local_ray):
     inputs = [videos["moving"], videos["faceless"]]
     config = MiningConfig(size=48, max_frames=10, full_frames=True)
     here = mine_videos(inputs, tmp_path / "here", config, pairs=True, progress=False)
-    there = mine_videos(inputs, tmp_path / "ray", config, pairs=True, ray_address="local")
+    there = mine_videos_with_ray(inputs, tmp_path / "ray", config, pairs=True, address="local")
     assert there["ray"] == "local" and here["ray"] is None
     assert there["videos"] == here["videos"]
     assert here["videos"]["moving"]["status"] == "accepted"

@@ -89,9 +89,12 @@ def _run(args: argparse.Namespace) -> int:
     config = from_dict(MiningConfig, {**to_dict(config), **{k: v for k, v in fields.items() if v is not None}})
     out = Path(args.output)
     videos = [f.path for f in found.files]
-    summary = mine_videos(
-        videos, out, config, pairs=args.pairs, ray_address=args.ray, progress=not args.quiet, skip_bad=args.skip_bad
-    )
+    if args.ray:
+        from facedeblur.distributed.ray_jobs import mine_videos_with_ray
+
+        summary = mine_videos_with_ray(videos, out, config, pairs=args.pairs, address=args.ray)
+    else:
+        summary = mine_videos(videos, out, config, pairs=args.pairs, progress=not args.quiet, skip_bad=args.skip_bad)
     print(format_summary(summary, errors_below=True))
     unreadable = [v["reason"] for v in summary["videos"].values() if is_unusable(v)]
     for reason in unreadable:  # the one line naming each bad video

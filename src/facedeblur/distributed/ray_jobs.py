@@ -53,39 +53,40 @@ def init_ray(address: str | None = "auto", num_cpus: int | None = None) -> None:
 
 def mine_videos_with_ray(
     videos: Sequence[str | Path],
-    names: Sequence[str],
     out_dir: str | Path,
     config: Any,
     pairs: bool = False,
     address: str | None = "auto",
-) -> list[dict[str, Any]]:
-    """Run :func:`facedeblur.data.mining.mine_video_or_report` as one Ray task per video (1 CPU each).
+) -> dict[str, Any]:
+    """:func:`facedeblur.data.mining.mine_videos` as one Ray task per video (1 CPU each), same dataset.
 
-    Every worker writes its video's folder under ``out_dir`` (a path all workers can reach: a shared
-    file system on a multi-node cluster); the reports come back in the order of ``videos``.
+    Every worker runs :func:`facedeblur.data.mining.mine_video_or_report` and writes its video's folder
+    under ``out_dir`` (a path all workers can reach: a shared file system on a multi-node cluster).
 
     Args:
         videos: video files.
-        names: the videos' folder names in the dataset (see :func:`facedeblur.data.mining.unique_names`).
         out_dir: the dataset folder.
         config: a :class:`facedeblur.data.mining.MiningConfig`.
         pairs: also build frame-averaged pairs.
-        address: Ray cluster (see :func:`init_ray`).
+        address: Ray cluster (see :func:`init_ray`), recorded as the report's ``ray``.
 
     Returns:
-        The per-video reports.
+        The summary written to ``out_dir/report.json`` (videos in the order of ``videos``).
     """
+    import time
+
     import ray
 
-    from facedeblur.data.mining import mine_video_or_report
+    from facedeblur.data.mining import mine_video_or_report, prepare_dataset, write_summary
 
+    paths, names = prepare_dataset(videos, out_dir)
+    start = time.perf_counter()
     init_ray(address)
     task = ray.remote(num_cpus=1, max_retries=1)(mine_video_or_report)
     out = str(Path(out_dir).resolve())
-    refs = [
-        task.remote(str(Path(v).resolve()), out, config, name, pairs) for v, name in zip(videos, names, strict=True)
-    ]
-    return list(ray.get(refs))
+    refs = [task.remote(str(v.resolve()), out, config, name, pairs) for v, name in zip(paths, names, strict=True)]
+    reports = list(ray.get(refs))
+    return write_summary(Path(out_dir), reports, config, time.perf_counter() - start, pairs, address)
 
 
 def _check_model(model: str | Path, backend: str) -> None:

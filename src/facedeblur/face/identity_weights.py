@@ -25,7 +25,7 @@ import torch
 from torch import Tensor
 
 from facedeblur.face.dlib_format import DlibFormatError, DlibLayer, read_dlib_network
-from facedeblur.face.identity import _BLOCKS, DESCRIPTOR_DIM, DLIB_RECOGNITION_MODEL, IdentityNet
+from facedeblur.face.identity_net import _BLOCKS, DESCRIPTOR_DIM, DLIB_RECOGNITION_MODEL, IdentityNet
 
 __all__ = ["cache_dir", "convert_dlib_recognition_model", "converted_weights_path", "load_identity_state"]
 
