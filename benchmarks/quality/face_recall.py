@@ -231,6 +231,7 @@ def evaluate(detector: str, photos, threshold: float | None, min_face: float) ->
         "photos": len(photos),
         "cpu_seconds_per_photo": round(float(np.mean(seconds)), 3),
         "cpu_seconds_max": round(float(np.max(seconds)), 3),
+        "crops_per_photo": round(float(np.mean([r["crops"] for r in reports])), 1),
         "search_example": reports[0],
     }
 
@@ -283,8 +284,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("data", type=Path, help="shared data folder (utkface/val and videos/)")
     parser.add_argument("--detectors", nargs="+", default=["centerface", "hog"])
     parser.add_argument("--photos", type=int, default=40, help="1080p photos per detector (36 faces each)")
-    parser.add_argument("--photos-4k", type=int, default=4)
-    parser.add_argument("--photos-8k", type=int, default=2)
+    parser.add_argument("--photos-4k", type=int, default=8)
+    parser.add_argument("--photos-8k", type=int, default=4)
     parser.add_argument("--big-detectors", nargs="*", default=["centerface"], help="detectors run on 4k/8k photos")
     parser.add_argument("--min-face-size", type=float, default=24)
     parser.add_argument("--threshold", type=float, default=None)

@@ -84,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
                 score("hog+dlib5", fit_landmarks(image, max(found, key=lambda f: f.size).box, 5), template(128))
             else:
                 missed[kind]["hog"] += 1
-            found = centerface.detect(image, 0.25)
+            found = centerface.detect(image, centerface.default_threshold)
             if found:
                 face = max(found, key=lambda f: f.score)
                 score("centerface+dlib5", fit_landmarks(image, face.box, 5), template(128))

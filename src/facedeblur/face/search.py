@@ -12,12 +12,12 @@ centre, so every face no larger than the overlap is seen whole exactly once, and
 left to the next, coarser pass. Passes are merged by non-maximum suppression.
 
 A big photo is not searched whole at the finest scale (a 1080p photo searched by CenterFace for 24 px
-faces would be a 2560 x 1440 working image, 0.65 s of one core). Backends with a
+faces would be a 2560 x 1440 working image, about 0.7 s of one core). Backends with a
 ``proposal_threshold`` (CenterFace) search it zoomed instead: the first pass works at half the finest
 scale and keeps, besides the faces it is sure of (score above the threshold, large enough for its
 scale), every low-score peak as a proposal; each proposal is looked at again in a 64 px crop zoomed
 so that the face is 34 px in it, all crops in a few batched network runs. Proposals at half the
-finest scale hold about 98% of the faces the finest pass finds, and the crops confirm them with
+finest scale hold 96-100% of the faces from 24 px, and the crops confirm them with
 better scores than the whole pass gives (benchmarks/quality/face_recall.py), at a third of its time. Small
 photos (finest working image up to 1.5 Mpx) and expert scales (``--upsample``, ``--max-side``) are
 searched plainly.

@@ -256,8 +256,8 @@ class CenterFaceBackend:
     default_threshold = 0.3  # CenterFace's own 0.5 misses a third of strongly blurred faces
     seconds_per_megapixel = 0.18  # one core, ONNX Runtime
     tile = 2048
-    # Heatmap peaks this high are proposals worth a zoomed second look (benchmarks/quality/face_recall.py:
-    # at a third of the finest scale they hold 96% of the faces the finest pass would find).
+    # Heatmap peaks this high are proposals worth a zoomed second look: at half the finest scale they
+    # hold 96-100% of the faces from 24 px (tuned on benchmarks/quality/face_recall.py's photos).
     proposal_threshold = 0.02
 
     def __init__(self, engine: Runner | None = None) -> None:
