@@ -167,6 +167,37 @@ def test_gan_task_alternates_generator_and_discriminator_and_resumes(faces, tmp_
     assert full.history[2:] == rest.history
 
 
+class FreezeProbe(TinyGan):
+    """TinyGan that records whether the discriminator's parameters train during each step."""
+
+    seen: list[tuple[str, bool]] = []
+
+    def _disc_trains(self) -> bool:
+        return any(p.requires_grad for p in self.models["discriminator"].parameters())
+
+    def generator_step(self, batch, step):
+        FreezeProbe.seen.append(("generator", self._disc_trains()))
+        return super().generator_step(batch, step)
+
+    def discriminator_step(self, batch, step):
+        FreezeProbe.seen.append(("discriminator", self._disc_trains()))
+        return super().discriminator_step(batch, step)
+
+
+def test_discriminators_are_frozen_in_the_generator_step_only(faces, tmp_path, monkeypatch):
+    from facedeblur.train import recipes
+
+    monkeypatch.setitem(recipes.TASKS, "freezeprobe", f"{__name__}:FreezeProbe")
+    monkeypatch.setattr(FreezeProbe, "seen", [])
+    recipe = tiny_recipe(faces / "train", faces / "val", steps=3)
+    recipe.task, recipe.options = "freezeprobe", {"adv_weight": 0.2}
+    result = train(recipe, tmp_path / "run")
+    assert FreezeProbe.seen == [("generator", False), ("discriminator", True)] * 3
+    assert all(h["loss_d"] > 0 for h in result.history)  # the discriminator still trained
+    state = load_checkpoint(tmp_path / "run" / "checkpoints" / "last.ckpt")
+    assert state["optimizers"]["discriminator"]["state"][0]["step"] == 3
+
+
 def test_time_limit_stops_with_a_checkpoint(faces, tmp_path):
     recipe = tiny_recipe(faces / "train", faces / "val", steps=1000, time_limit=1e-6)
     result = train(recipe, tmp_path / "run")

@@ -5,6 +5,10 @@ seeded resumable data order, alternating generator/discriminator steps, gradient
 TensorBoard scalars and image grids, a tqdm bar (it/s, ETA, losses), validation PSNR/SSIM with
 best-checkpoint keeping, and checkpoints that continue the same run exactly.
 
+Inside, a run is a sequence of small steps (``_Run``): set up, start (fresh, ``init_from`` or resumed),
+train steps (generator step with the discriminators' parameters frozen, then the discriminator step),
+logging, validation, checkpoints, finish.
+
 Run folder layout (``out_dir``)::
 
     recipe.yaml                 the resolved recipe
@@ -253,277 +257,372 @@ def train(
 def _train(
     recipe: RecipeConfig, out_dir: Path, resume: bool, stop_after: int | None, datasets, init_from=None
 ) -> TrainResult:
-    from lightning.fabric import Fabric
-
-    eng = recipe.engine
-    ckpt_dir = out_dir / "checkpoints"
-    last_path = ckpt_dir / "last.ckpt"
-
-    accelerator = resolve_accelerator(eng.accelerator)
-    precision = resolve_precision(eng.precision, accelerator)
-    fabric = Fabric(
-        accelerator=accelerator,
-        devices=eng.devices,
-        num_nodes=eng.num_nodes,
-        strategy=eng.strategy,
-        precision=precision,
-    )
-    fabric.launch()
-    rank, world = fabric.global_rank, fabric.world_size
-    is_main = fabric.is_global_zero
-
-    task_cls = task_class(recipe.task)
-    task = task_cls(task_cls.parse_options(recipe.options), recipe.data)
-    task.device = fabric.device
-
-    _seed_all(eng.seed)  # identical initial weights on every process
-    raw_models = task.build_models()
-    if "generator" not in raw_models:
-        raise TypeError(f"{task_cls.__name__}.build_models() must return a 'generator' module")
-    optimizers = task.build_optimizers(raw_models)
-    schedulers = task.build_schedulers(optimizers, eng.steps)
-    ema = {}
-    if eng.ema_decay is not None:
-        ema = {n: EMA(raw_models[n], eng.ema_decay, eng.ema_start) for n in task.ema_modules if n in raw_models}
-
-    channels_last = resolve_channels_last(eng.channels_last, accelerator, precision)
-    if channels_last:
-        for module in raw_models.values():
-            module.to(memory_format=torch.channels_last)
-    LOGGER.info("precision %s, channels_last %s", precision, channels_last)
-
-    models = {}
-    for name, module in raw_models.items():
-        has_params = any(p.requires_grad for p in module.parameters())
-        models[name] = fabric.setup_module(module) if has_params else module.to(fabric.device)
-    optimizers = {name: fabric.setup_optimizers(opt) for name, opt in optimizers.items()}
-    for average in ema.values():
-        average.module.to(fabric.device)
-    task.models = models
-    task.rng = torch.Generator().manual_seed(eng.seed * 1000 + rank)
-    _seed_all(eng.seed * 1000 + rank)
-
-    if datasets is None:
-        train_set, val_set = build_datasets(recipe.data, with_val=is_main)
-    else:
-        train_set, val_set = datasets
-    sampler = ResumableSampler(len(train_set), seed=recipe.data.seed, rank=rank, world_size=world)
-    pos = _Position()
-    step = 0
-    best: dict[str, float] | None = None
-    last_val: dict[str, float] | None = None
-    recipe_dict = to_dict(recipe)
-
-    state: dict[str, Any] = {}
-    phases: list[dict[str, Any]] = []
+    """The run as its steps: set up, start (fresh, from another run's checkpoint, or resumed), train steps
+    with their logging, validation and checkpoints, finish."""
+    run = _Run(recipe, out_dir, datasets)
     if init_from is not None:
-        state = load_checkpoint(init_from)
-        _load_training_state(state, init_from, recipe_dict, models, optimizers, schedulers, ema, fabric)
-        step = state["step"]
-        phases = [*state.get("phases", []), _phase_record(state, init_from)]
-        LOGGER.info("new phase from %s at step %d", init_from, step)
+        run.start_from(init_from)
     if resume:
-        state = load_checkpoint(last_path)
-        _check_same_run(state["recipe"], recipe_dict, last_path)
-        phases = list(state.get("phases", []))
-        for name, module in models.items():
+        run.resume()
+    run.open_logs(resume)
+    end = recipe.engine.steps if stop_after is None else min(recipe.engine.steps, stop_after)
+    try:
+        run.loop(end)
+    finally:
+        run.close_logs()
+    return run.finish()
+
+
+class _Run:
+    """One training run's state and its steps (one instance per process).
+
+    The order of the set-up (seeding, building, wrapping) is part of the checkpoint contract: a resumed run
+    continues exactly, so it must not change.
+    """
+
+    def __init__(self, recipe: RecipeConfig, out_dir: Path, datasets) -> None:
+        from lightning.fabric import Fabric
+
+        eng = self.eng = recipe.engine
+        self.recipe, self.out_dir = recipe, out_dir
+        self.last_path = out_dir / "checkpoints" / "last.ckpt"
+        self.accelerator = resolve_accelerator(eng.accelerator)
+        precision = resolve_precision(eng.precision, self.accelerator)
+        fabric = self.fabric = Fabric(
+            accelerator=self.accelerator,
+            devices=eng.devices,
+            num_nodes=eng.num_nodes,
+            strategy=eng.strategy,
+            precision=precision,
+        )
+        fabric.launch()
+        self.rank, self.world, self.is_main = fabric.global_rank, fabric.world_size, fabric.is_global_zero
+
+        task_cls = task_class(recipe.task)
+        task = self.task = task_cls(task_cls.parse_options(recipe.options), recipe.data)
+        task.device = fabric.device
+
+        _seed_all(eng.seed)  # identical initial weights on every process
+        raw_models = task.build_models()
+        if "generator" not in raw_models:
+            raise TypeError(f"{task_cls.__name__}.build_models() must return a 'generator' module")
+        optimizers = task.build_optimizers(raw_models)
+        self.schedulers = task.build_schedulers(optimizers, eng.steps)
+        self.ema = {}
+        if eng.ema_decay is not None:
+            self.ema = {
+                n: EMA(raw_models[n], eng.ema_decay, eng.ema_start) for n in task.ema_modules if n in raw_models
+            }
+
+        self.channels_last = resolve_channels_last(eng.channels_last, self.accelerator, precision)
+        if self.channels_last:
+            for module in raw_models.values():
+                module.to(memory_format=torch.channels_last)
+        LOGGER.info("precision %s, channels_last %s", precision, self.channels_last)
+
+        self.models = {}
+        for name, module in raw_models.items():
+            has_params = any(p.requires_grad for p in module.parameters())
+            self.models[name] = fabric.setup_module(module) if has_params else module.to(fabric.device)
+        self.optimizers = {name: fabric.setup_optimizers(opt) for name, opt in optimizers.items()}
+        for average in self.ema.values():
+            average.module.to(fabric.device)
+        task.models = self.models
+        task.rng = torch.Generator().manual_seed(eng.seed * 1000 + self.rank)
+        _seed_all(eng.seed * 1000 + self.rank)
+        # the discriminators' parameters that train: frozen in the generator step, trained in their own
+        self.discriminator_params = [
+            p for n in task.discriminator_modules for p in self.models[n].parameters() if p.requires_grad
+        ]
+
+        if datasets is None:
+            self.train_set, self.val_set = build_datasets(recipe.data, with_val=self.is_main)
+        else:
+            self.train_set, self.val_set = datasets
+        self.sampler = ResumableSampler(
+            len(self.train_set), seed=recipe.data.seed, rank=self.rank, world_size=self.world
+        )
+        self.pos = _Position()
+        self.step = 0
+        self.best: dict[str, float] | None = None
+        self.last_val: dict[str, float] | None = None
+        self.recipe_dict = to_dict(recipe)
+        self.phases: list[dict[str, Any]] = []
+        self.cpu_used_before = 0.0  # CPU minutes of the run before this call (resumed or earlier phases)
+        self.cpu_started = time.process_time()
+        self.history: list[dict[str, float]] = []
+        self.writer = None
+        self.metrics_file = None
+
+    # -- start ----------------------------------------------------------------------------------------
+    def start_from(self, init_from: str | Path) -> None:
+        """A new phase: weights, optimizers, schedules, EMA, step and CPU minutes from another run's checkpoint."""
+        state = load_checkpoint(init_from)
+        _load_training_state(
+            state, init_from, self.recipe_dict, self.models, self.optimizers, self.schedulers, self.ema, self.fabric
+        )
+        self.step = state["step"]
+        self.phases = [*state.get("phases", []), _phase_record(state, init_from)]
+        self.cpu_used_before = float(state.get("cpu_minutes") or 0.0)
+        LOGGER.info("new phase from %s at step %d", init_from, self.step)
+
+    def resume(self) -> None:
+        """Continue this run exactly where its last checkpoint left it (data position and random streams)."""
+        state = load_checkpoint(self.last_path)
+        _check_same_run(state["recipe"], self.recipe_dict, self.last_path)
+        self.phases = list(state.get("phases", []))
+        for name, module in self.models.items():
             _unwrap(module).load_state_dict(state["models"][name])
-        for name, opt in optimizers.items():
+        for name, opt in self.optimizers.items():
             opt.load_state_dict(state["optimizers"][name])
-        for name, sched in schedulers.items():
+        for name, sched in self.schedulers.items():
             sched.load_state_dict(state["schedulers"][name])
-        for name, average in ema.items():
+        for name, average in self.ema.items():
             average.load_state_dict(state["ema"][name])
         if state.get("precision"):
-            fabric.strategy.precision.load_state_dict(state["precision"])
-        step, best, last_val = state["step"], state["best"], state["val"]
-        pos = _Position(state["epoch"], state["batch"])
-        if state["world_size"] == world:
-            set_rng_state(state["rng"][rank], task.rng)
+            self.fabric.strategy.precision.load_state_dict(state["precision"])
+        self.step, self.best, self.last_val = state["step"], state["best"], state["val"]
+        self.pos = _Position(state["epoch"], state["batch"])
+        self.cpu_used_before = float(state.get("cpu_minutes") or 0.0)
+        if state["world_size"] == self.world:
+            set_rng_state(state["rng"][self.rank], self.task.rng)
         else:  # another split of the data: continue from the next epoch with fresh random streams
-            LOGGER.warning("resuming %d processes from a %d-process run: not exact", world, state["world_size"])
-            pos = _Position(state["epoch"] + 1, 0)
+            LOGGER.warning("resuming %d processes from a %d-process run: not exact", self.world, state["world_size"])
+            self.pos = _Position(state["epoch"] + 1, 0)
 
-    writer = None
-    if is_main:
-        out_dir.mkdir(parents=True, exist_ok=True)
+    def open_logs(self, resume: bool) -> None:
+        """The run folder's recipe.yaml, TensorBoard writer and metrics.jsonl (main process only)."""
+        if not self.is_main:
+            return
+        self.out_dir.mkdir(parents=True, exist_ok=True)
         import yaml
 
-        (out_dir / "recipe.yaml").write_text(yaml.safe_dump(recipe_dict, sort_keys=False), encoding="utf-8")
+        recipe_text = yaml.safe_dump(self.recipe_dict, sort_keys=False)
+        (self.out_dir / "recipe.yaml").write_text(recipe_text, encoding="utf-8")
         from torch.utils.tensorboard import SummaryWriter
 
-        writer = SummaryWriter(str(out_dir / "tensorboard"), purge_step=step + 1 if resume else None)
-    metrics_file = (out_dir / "metrics.jsonl").open("a", encoding="utf-8") if is_main else None
+        purge = self.step + 1 if resume else None
+        self.writer = SummaryWriter(str(self.out_dir / "tensorboard"), purge_step=purge)
+        self.metrics_file = (self.out_dir / "metrics.jsonl").open("a", encoding="utf-8")
 
-    def log_event(kind: str, values: dict[str, float]) -> None:
-        if metrics_file is not None:
-            metrics_file.write(json.dumps({"event": kind, "step": step, **values}) + "\n")
-            metrics_file.flush()
-        if writer is not None:
+    def close_logs(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+        if self.metrics_file is not None:
+            self.metrics_file.close()
+
+    # -- the loop -------------------------------------------------------------------------------------
+    def loop(self, end: int) -> None:
+        """Train steps until ``end`` (or a time limit), logging, validating and checkpointing on schedule."""
+        from tqdm import tqdm
+
+        eng = self.eng
+        batches = _batches(
+            self.train_set, self.sampler, eng.batch_size, self.recipe.data.workers, self.pos, self.recipe.data.seed
+        )
+        for module in self.models.values():
+            module.train()
+        bar = tqdm(
+            total=eng.steps,
+            initial=self.step,
+            desc=f"train {self.recipe.task}",
+            unit="it",
+            disable=not (eng.progress and self.is_main),
+            dynamic_ncols=True,
+        )
+        self.tick, self.tick_step = time.perf_counter(), self.step
+        self.started = self.tick
+        self.cpu_started = time.process_time()
+        try:
+            while self.step < end:
+                logs = self.train_step(next(batches))
+                self.step += 1
+                time_up = self.step < end and self.time_is_up()
+                if time_up:
+                    end = self.step
+                self.history.append({"step": self.step, **logs})
+                bar.update(1)
+                bar.set_postfix({k: f"{v:.4g}" for k, v in logs.items()}, refresh=False)
+                if self.step % eng.log_every == 0 or self.step == eng.steps:
+                    self.log_train(logs)
+                if self.step % eng.val_every == 0 or self.step == eng.steps or time_up:
+                    self.validate()
+                if self.step % eng.ckpt_every == 0 or self.step == end:
+                    self.write_checkpoint(self.last_path)
+        finally:
+            bar.close()
+
+    def train_step(self, batch: Any) -> dict[str, float]:
+        """One iteration on ``batch``: the generator step (discriminators frozen), then the discriminator step."""
+        batch = self.fabric.to_device(batch)
+        if self.channels_last:
+            batch = _channels_last_batch(batch)
+        logs = self.generator_step(batch)
+        if "discriminator" in self.optimizers:
+            logs.update(self.discriminator_step(batch))
+        return logs
+
+    def generator_step(self, batch: Any) -> dict[str, float]:
+        """The task's generator loss, backward with the discriminators' parameters frozen, clip, step, EMA."""
+        eng, fabric, task = self.eng, self.fabric, self.task
+        opt_g = self.optimizers["generator"]
+        opt_g.zero_grad(set_to_none=True)
+        self._set_discriminators_trainable(False)  # their losses train the generator, not themselves
+        try:
+            loss, logs = task.generator_step(batch, self.step)
+            if not math.isfinite(float(loss.detach())):
+                raise FloatingPointError(
+                    f"generator loss is {float(loss)} at step {self.step}; lower the learning rate"
+                )
+            fabric.backward(loss)
+        finally:
+            self._set_discriminators_trainable(True)
+        if eng.grad_clip is not None:
+            fabric.clip_gradients(self.models[task.generator_modules[0]], opt_g, max_norm=eng.grad_clip)
+        opt_g.step()
+        if "generator" in self.schedulers:
+            self.schedulers["generator"].step()
+        for name, average in self.ema.items():
+            average.update(_unwrap(self.models[name]), self.step)
+        return {"loss_g": float(loss.detach()), **logs}
+
+    def discriminator_step(self, batch: Any) -> dict[str, float]:
+        """The task's discriminator loss (None skips it), backward, clip, step; the schedule steps either way."""
+        eng, fabric, task = self.eng, self.fabric, self.task
+        logs: dict[str, float] = {}
+        out = task.discriminator_step(batch, self.step)
+        if out is not None:
+            loss_d, logs_d = out
+            opt_d = self.optimizers["discriminator"]
+            opt_d.zero_grad(set_to_none=True)
+            fabric.backward(loss_d)
+            if eng.grad_clip is not None:
+                fabric.clip_gradients(self.models[task.discriminator_modules[0]], opt_d, max_norm=eng.grad_clip)
+            opt_d.step()
+            logs = {"loss_d": float(loss_d.detach()), **logs_d}
+        if "discriminator" in self.schedulers:
+            self.schedulers["discriminator"].step()
+        return logs
+
+    def _set_discriminators_trainable(self, trainable: bool) -> None:
+        for param in self.discriminator_params:
+            param.requires_grad_(trainable)
+
+    def cpu_minutes(self) -> float:
+        """CPU time of this run so far, its resumed parts (and earlier phases) included."""
+        return self.cpu_used_before + (time.process_time() - self.cpu_started) / 60
+
+    def time_is_up(self) -> bool:
+        """Whether ``engine.time_limit`` (wall minutes of this call) or ``cpu_time_limit`` (CPU minutes of
+        the whole run) is reached; decided by the main process for all."""
+        eng = self.eng
+        if eng.time_limit is None and eng.cpu_time_limit is None:
+            return False
+        wall_over = eng.time_limit is not None and time.perf_counter() - self.started > eng.time_limit * 60
+        cpu_total = self.cpu_minutes()
+        cpu_over = eng.cpu_time_limit is not None and cpu_total > eng.cpu_time_limit
+        over = torch.tensor([wall_over or cpu_over], device=self.fabric.device)
+        if bool(self.fabric.broadcast(over, src=0)):
+            LOGGER.warning("engine time limit reached at step %d (%.1f CPU-minutes in all)", self.step, cpu_total)
+            return True
+        return False
+
+    # -- logs, validation, checkpoints ----------------------------------------------------------------
+    def log_event(self, kind: str, values: dict[str, float]) -> None:
+        if self.metrics_file is not None:
+            self.metrics_file.write(json.dumps({"event": kind, "step": self.step, **values}) + "\n")
+            self.metrics_file.flush()
+        if self.writer is not None:
             for key, value in values.items():
-                writer.add_scalar(f"{kind}/{key}", value, step)
+                self.writer.add_scalar(f"{kind}/{key}", value, self.step)
 
-    def checkpoint_state() -> dict[str, Any]:
-        rng = [rng_state(task.rng)]
-        if world > 1:
-            gathered: list[Any] = [None] * world
+    def log_train(self, logs: dict[str, float]) -> None:
+        now = time.perf_counter()
+        rate = (self.step - self.tick_step) * self.eng.batch_size * self.world / max(now - self.tick, 1e-9)
+        self.tick, self.tick_step = now, self.step
+        lrs = {f"lr_{n}": o.param_groups[0]["lr"] for n, o in self.optimizers.items()}
+        extra = {"img_per_s": rate, "epoch": self.pos.epoch, "cpu_minutes": self.cpu_minutes()}
+        self.log_event("train", {**logs, **lrs, **extra})
+
+    def validate(self) -> None:
+        """Validation PSNR/SSIM of the (EMA) generator on the main process; best.ckpt when it improved."""
+        improved = False
+        if self.is_main and self.val_set is not None:
+            eng, task = self.eng, self.task
+            gen = self.ema["generator"].module if "generator" in self.ema else _unwrap(self.models["generator"])
+            was_training = gen.training
+            gen.eval()
+            loader = make_loader(self.val_set, None, eng.batch_size, self.recipe.data.workers, drop_last=False)
+            loader.generator = torch.Generator().manual_seed(0)
+            result = evaluate(lambda lq: task.restore(gen, lq), loader, self.fabric.device, preview=eng.images)
+            gen.train(was_training)
+            self.last_val = result.metrics
+            self.log_event("val", result.metrics)
+            if self.writer is not None and result.preview is not None:
+                self.writer.add_image("val/lq_restored_gt", result.preview, self.step)
+            improved = self.best is None or result.metrics["psnr"] > self.best["psnr"]
+            if improved:
+                self.best = dict(result.metrics, step=self.step)
+        flag = torch.tensor([1.0 if improved else 0.0], device=self.fabric.device)
+        flag = self.fabric.broadcast(flag, src=0)
+        if float(flag) > 0:
+            self.write_checkpoint(self.out_dir / "checkpoints" / "best.ckpt")
+
+    def checkpoint_state(self) -> dict[str, Any]:
+        """Everything a resume needs (see :mod:`facedeblur.train.checkpoint`); every process must call it."""
+        rng = [rng_state(self.task.rng)]
+        if self.world > 1:
+            gathered: list[Any] = [None] * self.world
             torch.distributed.all_gather_object(gathered, rng[0])
             rng = gathered
         return {
             "format": CHECKPOINT_FORMAT,
-            "task": recipe.task,
-            "recipe": recipe_dict,
-            "step": step,
-            "epoch": pos.epoch,
-            "batch": pos.batch,
-            "world_size": world,
-            "models": {n: _unwrap(m).state_dict() for n, m in models.items()},
-            "optimizers": {n: o.state_dict() for n, o in optimizers.items()},
-            "schedulers": {n: s.state_dict() for n, s in schedulers.items()},
-            "ema": {n: a.state_dict() for n, a in ema.items()},
-            "precision": fabric.strategy.precision.state_dict(),
-            "cpu_minutes": cpu_minutes(),
-            "phases": phases,
+            "task": self.recipe.task,
+            "recipe": self.recipe_dict,
+            "step": self.step,
+            "epoch": self.pos.epoch,
+            "batch": self.pos.batch,
+            "world_size": self.world,
+            "models": {n: _unwrap(m).state_dict() for n, m in self.models.items()},
+            "optimizers": {n: o.state_dict() for n, o in self.optimizers.items()},
+            "schedulers": {n: s.state_dict() for n, s in self.schedulers.items()},
+            "ema": {n: a.state_dict() for n, a in self.ema.items()},
+            "precision": self.fabric.strategy.precision.state_dict(),
+            "cpu_minutes": self.cpu_minutes(),
+            "phases": self.phases,
             "rng": rng,
-            "val": last_val,
-            "best": best,
+            "val": self.last_val,
+            "best": self.best,
             "export": {
-                "architecture": task.architecture,
-                "config": task.generator_config(),
-                "face_size": recipe.data.size,
-                "trained_on": "gpu" if accelerator == "cuda" else accelerator,
+                "architecture": self.task.architecture,
+                "config": self.task.generator_config(),
+                "face_size": self.recipe.data.size,
+                "trained_on": "gpu" if self.accelerator == "cuda" else self.accelerator,
             },
         }
 
-    def write_checkpoint(path: Path, state: dict[str, Any] | None = None) -> None:
-        state = state if state is not None else checkpoint_state()  # every rank joins the RNG gather
-        if is_main:
+    def write_checkpoint(self, path: Path) -> None:
+        state = self.checkpoint_state()  # every rank joins the RNG gather
+        if self.is_main:
             save_checkpoint(state, path)
-        fabric.barrier()
+        self.fabric.barrier()
 
-    def validate() -> None:
-        nonlocal best, last_val
-        improved = False
-        if is_main and val_set is not None:
-            gen = ema["generator"].module if "generator" in ema else _unwrap(models["generator"])
-            was_training = gen.training
-            gen.eval()
-            loader = make_loader(val_set, None, eng.batch_size, recipe.data.workers, drop_last=False)
-            loader.generator = torch.Generator().manual_seed(0)
-            result = evaluate(lambda lq: task.restore(gen, lq), loader, fabric.device, preview=eng.images)
-            gen.train(was_training)
-            last_val = result.metrics
-            log_event("val", result.metrics)
-            if writer is not None and result.preview is not None:
-                writer.add_image("val/lq_restored_gt", result.preview, step)
-            improved = best is None or result.metrics["psnr"] > best["psnr"]
-            if improved:
-                best = dict(result.metrics, step=step)
-        flag = torch.tensor([1.0 if improved else 0.0], device=fabric.device)
-        flag = fabric.broadcast(flag, src=0)
-        if float(flag) > 0:
-            write_checkpoint(ckpt_dir / "best.ckpt")
-
-    batches = _batches(train_set, sampler, eng.batch_size, recipe.data.workers, pos, recipe.data.seed)
-    for module in models.values():
-        module.train()
-    history: list[dict[str, float]] = []
-    end = eng.steps if stop_after is None else min(eng.steps, stop_after)
-    from tqdm import tqdm
-
-    bar = tqdm(
-        total=eng.steps,
-        initial=step,
-        desc=f"train {recipe.task}",
-        unit="it",
-        disable=not (eng.progress and is_main),
-        dynamic_ncols=True,
-    )
-    opt_g = optimizers["generator"]
-    opt_d = optimizers.get("discriminator")
-    gen_clip_module = models[task.generator_modules[0]]
-    disc_clip_module = models[task.discriminator_modules[0]] if task.discriminator_modules else None
-    tick, tick_step = time.perf_counter(), step
-    started = tick
-    cpu_started = time.process_time()
-    cpu_used_before = float(state.get("cpu_minutes") or 0.0)  # resumed or carried over from an earlier phase
-
-    def cpu_minutes() -> float:
-        """CPU time of this run so far, its resumed parts included."""
-        return cpu_used_before + (time.process_time() - cpu_started) / 60
-
-    time_up = False
-    try:
-        while step < end:
-            batch = fabric.to_device(next(batches))
-            if channels_last:
-                batch = _channels_last_batch(batch)
-            opt_g.zero_grad(set_to_none=True)
-            loss, logs = task.generator_step(batch, step)
-            if not math.isfinite(float(loss.detach())):
-                raise FloatingPointError(f"generator loss is {float(loss)} at step {step}; lower the learning rate")
-            fabric.backward(loss)
-            if eng.grad_clip is not None:
-                fabric.clip_gradients(gen_clip_module, opt_g, max_norm=eng.grad_clip)
-            opt_g.step()
-            if "generator" in schedulers:
-                schedulers["generator"].step()
-            for name, average in ema.items():
-                average.update(_unwrap(models[name]), step)
-            logs = {"loss_g": float(loss.detach()), **logs}
-            if opt_d is not None:
-                out = task.discriminator_step(batch, step)
-                if out is not None:
-                    loss_d, logs_d = out
-                    opt_d.zero_grad(set_to_none=True)
-                    fabric.backward(loss_d)
-                    if eng.grad_clip is not None:
-                        fabric.clip_gradients(disc_clip_module, opt_d, max_norm=eng.grad_clip)
-                    opt_d.step()
-                    logs.update({"loss_d": float(loss_d.detach()), **logs_d})
-                if "discriminator" in schedulers:
-                    schedulers["discriminator"].step()
-            step += 1
-            limits = eng.time_limit is not None or eng.cpu_time_limit is not None
-            if limits and step < end:
-                wall_over = eng.time_limit is not None and time.perf_counter() - started > eng.time_limit * 60
-                cpu_total = cpu_minutes()
-                cpu_over = eng.cpu_time_limit is not None and cpu_total > eng.cpu_time_limit
-                over = torch.tensor([wall_over or cpu_over], device=fabric.device)
-                if bool(fabric.broadcast(over, src=0)):
-                    LOGGER.warning("engine time limit reached at step %d (%.1f CPU-minutes in all)", step, cpu_total)
-                    end = step
-                    time_up = True
-            history.append({"step": step, **logs})
-            bar.update(1)
-            bar.set_postfix({k: f"{v:.4g}" for k, v in logs.items()}, refresh=False)
-
-            if step % eng.log_every == 0 or step == eng.steps:
-                now = time.perf_counter()
-                rate = (step - tick_step) * eng.batch_size * world / max(now - tick, 1e-9)
-                tick, tick_step = now, step
-                lrs = {f"lr_{n}": o.param_groups[0]["lr"] for n, o in optimizers.items()}
-                log_event("train", {**logs, **lrs, "img_per_s": rate, "epoch": pos.epoch, "cpu_minutes": cpu_minutes()})
-            if step % eng.val_every == 0 or step == eng.steps or time_up:
-                validate()
-            if step % eng.ckpt_every == 0 or step == end:
-                write_checkpoint(last_path)
-    finally:
-        bar.close()
-        if writer is not None:
-            writer.close()
-        if metrics_file is not None:
-            metrics_file.close()
-
-    spread = 0.0
-    weight_sum = torch.stack([p.detach().double().sum() for p in _unwrap(models["generator"]).parameters()]).sum()
-    if world > 1:
-        sums: list[Any] = [None] * world
-        torch.distributed.all_gather_object(sums, float(weight_sum))
-        spread = max(sums) - min(sums)
-    result = TrainResult(out_dir, step, history, last_val, best, world, rank, spread)
-    if is_main:
-        summary = {"step": step, "steps": eng.steps, "world_size": world, "val": last_val, "best": best}
-        summary["replica_spread"] = spread
-        (out_dir / "summary.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
-    return result
+    # -- end ------------------------------------------------------------------------------------------
+    def finish(self) -> TrainResult:
+        """The result, the replicas' weight spread (DDP check) and summary.json."""
+        spread = 0.0
+        generator = _unwrap(self.models["generator"])
+        weight_sum = torch.stack([p.detach().double().sum() for p in generator.parameters()]).sum()
+        if self.world > 1:
+            sums: list[Any] = [None] * self.world
+            torch.distributed.all_gather_object(sums, float(weight_sum))
+            spread = max(sums) - min(sums)
+        eng = self.eng
+        result = TrainResult(
+            self.out_dir, self.step, self.history, self.last_val, self.best, self.world, self.rank, spread
+        )
+        if self.is_main:
+            summary = {"step": self.step, "steps": eng.steps, "world_size": self.world, "val": self.last_val}
+            summary |= {"best": self.best, "replica_spread": spread}
+            (self.out_dir / "summary.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
+        return result
