@@ -147,6 +147,25 @@ def test_smoothing_the_face_averages_the_inputs_own_noise():
         assert bool(wobble_out < 0.7 * wobble_in) == expect_steadier
 
 
+def test_face_smoothing_stops_where_the_face_changes_and_carries_only_the_models_change():
+    import cv2
+
+    rng = np.random.default_rng(3)
+    base = cv2.GaussianBlur(rng.random((64, 64, 3)).astype(np.float32), (0, 0), 3) * 0.5 + 0.25
+    motion, smoother = FaceMotion(), ChangeSmoother(weight=0.9, of="face")
+    zero = np.zeros_like(base)
+    for _ in range(5):  # a still, noisy face: the noise level is learnt
+        crop = base + rng.normal(0, 0.004, base.shape).astype(np.float32)
+        smoother(0, motion(0, crop), zero, crop)
+    opened = crop.copy()
+    opened[20:44, 20:44] += 0.3  # an eye opens: far above the noise
+    out = opened + smoother(0, motion(0, opened), zero, opened)
+    assert np.abs(out - opened)[24:40, 24:40].max() < 0.03  # not smeared with the closed eye
+    # the model skipped the next frame: only its own (zero) change is carried, not the averaging's
+    carried = smoother(0, motion(0, opened), None, opened)
+    assert np.abs(carried).max() < 0.02
+
+
 @pytest.mark.parametrize(
     "name",
     [

@@ -12,17 +12,19 @@ matches this one (``trust``: 1 where it matches, towards 0 where the face change
 - in a frame where the model did not run (see ``model_interval`` of
   :class:`facedeblur.video.faces.FaceStages`), takes the previous change moved along the flow,
   faded where the crops disagree (a new expression gets no stale correction), as this frame's change;
-- blends, where the previous frame is trusted, with the previous frame moved along the flow:
-  ``smoothed = x + weight * trust * (moved_previous - x)`` (``weight`` 0: off), ``x`` being only the
-  model's change (``of="change"``, the default) or the restored face (``of="face"``: the input's own
-  noise in the face is averaged too).
+- blends, where the previous frame is trusted, the model's change with the previous frame's moved
+  along the flow: ``change = change + weight * trust * (moved_previous - change)`` (``weight`` 0: off);
+- with ``of="face"``, also averages the restored face itself with the previous one moved along the
+  flow, but only where the two differ by about the track's own noise (``still``: the trust halves at
+  :data:`NOISE_TRUST` times the median error of recent frames), so the input's noise is averaged
+  away while a blink, a word or an edge the flow misplaced is not smeared; the change carried to a
+  frame the model skips stays the model's (no frame gets another frame's noise).
 
-Averaging only the change leaves the face as steady as the input at best, and a sharper face shows
-the input's noise more: on the dev clips the restoration flickers 1-5 % more than the input with the
-default smoothing, 2-16 % more without it (a plain unsharp mask adding as much detail: 4-7 %), and
-the smoothing raises face-box PSNR on the frames protocol (31.88 -> 32.12 dB on average). Averaging
-the restored face brings the flicker below the input's on average, but it averages the blurred input
-too, which costs 0.1-1.0 dB of face-box PSNR there (README, "Video (CPU)").
+Averaging only the change (the default) leaves the face as steady as the input at best, and a
+sharper face shows the input's noise more: the restoration flickers a few % more than the input
+(README, "Video (CPU)"), with no loss of face-box PSNR on the frames protocol. Averaging the face
+as well brings the flicker of the real dev clips below the input's on the noisy ones, at a small
+cost in face-box PSNR on the frames protocol, whose frame-averaged input has little noise to remove.
 
 Example:
     >>> import numpy as np
@@ -45,9 +47,16 @@ import numpy as np
 # smoothing the model's change, and (more leniently) for carrying it to a frame the model skipped.
 TRUST_SCALE = 0.04
 CARRY_SCALE = 0.12
-# Chosen on the dev clips (benchmarks/quality/video_quality.py): smoothing the change at 0.9 removes about two
-# thirds of the flicker the restoration adds and raises face-box PSNR on the frames protocol; smoothing
-# the face (of="face") lowers the flicker below the input's but costs 0.1-1.0 dB there.
+# Averaging the restored face (of="face") trusts the moved previous crop only where the two differ by
+# about the track's own noise (the median error of recent frames): this many times it halves the trust,
+# so noise is averaged away while an edge the flow misplaced, a blink or a word is not smeared.
+NOISE_TRUST = 3.0
+NOISE_MEMORY = 0.3  # weight of the newest frame in the running noise estimate
+MIN_NOISE = 0.5 / 255
+# Chosen on the dev clips (benchmarks/quality/video_quality.py): smoothing the change at 0.9 removes
+# about two thirds of the flicker the restoration adds and raises face-box PSNR on the frames protocol;
+# averaging the face too (of="face") lowers the flicker below the input's on the noisy clips but costs
+# up to 0.1 dB of face-box PSNR there, so it is an option.
 DEFAULT_WEIGHT = 0.9
 DEFAULT_SMOOTHED = "change"
 
@@ -111,11 +120,20 @@ class Motion:
         flow: (S, S, 2) flow from this crop to the previous one (None: first frame of the track).
         error: (S, S) grey difference between this crop and the moved previous one (None: first frame).
         trust_scale: error at which the trust halves.
+        noise: the track's running noise level (median error of its recent frames, [0, 1] grey).
     """
 
     flow: np.ndarray | None = None
     error: np.ndarray | None = None
     trust_scale: float = TRUST_SCALE
+    noise: float = 0.0
+
+    @property
+    def still(self) -> np.ndarray | None:
+        """(S, S) in [0, 1]: where the moved previous crop differs from this one by no more than noise."""
+        if self.error is None:
+            return None
+        return 1.0 / (1.0 + (self.error / (NOISE_TRUST * max(self.noise, MIN_NOISE))) ** 2)
 
     @property
     def trust(self) -> np.ndarray | None:
@@ -145,6 +163,7 @@ class FaceMotion:
             raise ValueError(f"trust_scale must be > 0, got {trust_scale}")
         self.trust_scale = float(trust_scale)
         self._previous: dict[int, np.ndarray] = {}
+        self._noise: dict[int, float] = {}
 
     def __call__(self, track_id: int | None, crop: np.ndarray) -> Motion:
         luma = gray(crop)
@@ -154,12 +173,19 @@ class FaceMotion:
         if previous is None or previous.shape != luma.shape:
             return Motion()
         flow = dense_flow(previous, luma)
-        return Motion(flow, np.abs(warp(previous, flow) - luma), self.trust_scale)
+        error = np.abs(warp(previous, flow) - luma)
+        level = float(np.median(error))
+        noise = self._noise.get(track_id)
+        noise = level if noise is None else noise + NOISE_MEMORY * (level - noise)
+        if track_id is not None:
+            self._noise[track_id] = noise
+        return Motion(flow, error, self.trust_scale, noise)
 
     def keep(self, track_ids: set[int]) -> None:
         """Forget tracks that ended (constant memory on long videos)."""
-        for track_id in [t for t in self._previous if t not in track_ids]:
-            del self._previous[track_id]
+        for store in (self._previous, self._noise):
+            for track_id in [t for t in store if t not in track_ids]:
+                del store[track_id]
 
 
 SMOOTHED = ("change", "face")
@@ -171,8 +197,9 @@ class ChangeSmoother:
     Args:
         weight: how much of the moved previous frame is kept where it is trusted (0: off, < 1).
         of: what is averaged over time: ``"change"`` (the model's change only: the input's own
-            frame-to-frame variation passes as it is) or ``"face"`` (the restored face: the input's
-            noise in the face is averaged too, so the face can come out steadier than the input).
+            frame-to-frame variation passes as it is) or ``"face"`` (the change, then the restored
+            face where it is still: the input's noise in the face is averaged too, so the face can
+            come out steadier than the input).
     """
 
     def __init__(self, weight: float = DEFAULT_WEIGHT, of: str = DEFAULT_SMOOTHED) -> None:
@@ -211,19 +238,22 @@ class ChangeSmoother:
             change = warp(previous, motion.flow) * motion.carry[..., None] if moving else previous
         if moving and self.weight > 0:
             trust = (self.weight * motion.trust)[..., None]
-            if self.of == "face" and crop is not None and track_id in self._faces:
-                face = crop + change
-                face = face + trust * (warp(self._faces[track_id], motion.flow) - face)
-                out = face - crop
-            else:
-                out = change + trust * (warp(previous, motion.flow) - change)
-        else:
-            out = change
-        out = np.asarray(out, np.float32)
+            change = change + trust * (warp(previous, motion.flow) - change)
+        change = np.asarray(change, np.float32)
+        out = change
+        if self.of == "face" and crop is not None:
+            # the restored face averaged too, where it is still (differs from the moved previous one
+            # by no more than the track's noise): the input's own noise is averaged away. The change
+            # carried to the next frame stays the model's, so no frame gets another's noise.
+            face = crop + change
+            if moving and self.weight > 0 and track_id in self._faces:
+                still = (self.weight * motion.still)[..., None]
+                face = face + still * (warp(self._faces[track_id], motion.flow) - face)
+                out = np.asarray(face - crop, np.float32)
+            if track_id is not None:
+                self._faces[track_id] = np.asarray(face, np.float32)
         if track_id is not None:
-            self._changes[track_id] = out
-            if crop is not None and self.of == "face":
-                self._faces[track_id] = np.asarray(crop + out, np.float32)
+            self._changes[track_id] = change
         return out
 
     def keep(self, track_ids: set[int]) -> None:
