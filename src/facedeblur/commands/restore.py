@@ -150,7 +150,7 @@ def add_video_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         metavar="N",
         help="run the model on each face of a video at least every N frames; in between, a face that did "
-        "not change keeps its last correction, moved along its motion (default 4; 1: every frame, slower)",
+        "not change keeps its last correction, moved along its motion (default 6; 1: every frame, slower)",
     )
     parser.add_argument(
         "--key-interval",
