@@ -325,10 +325,11 @@ def search_faces(image: np.ndarray, options: SearchOptions | None = None) -> tup
             sure = backend.min_face / pass_.scale  # faces this large are found at the pass's own scale
             kept = [f for f in proposals if f.score >= report.threshold and f.size >= sure]
             found += kept
-            checked, report.crops = _check_proposals(
+            checked, report.crops, wanted = _check_proposals(
                 image, proposals, kept, pass_, backend, report.threshold, start, stop
             )
             found += checked
+            report.stopped_early = report.crops < wanted  # the time bound cut the crops short
         else:
             found += _run_pass(image, pass_, backend, report.threshold, start, stop)
         if time.perf_counter() - start > stop and pass_ is not report.passes[-1]:
@@ -385,8 +386,8 @@ def _check_proposals(
     threshold: float,
     start: float,
     stop: float,
-) -> tuple[list[RawFace], int]:
-    """Look again, zoomed, at every proposal the pass did not keep: (faces confirmed, crops run).
+) -> tuple[list[RawFace], int, int]:
+    """Look again, zoomed, at every proposal the pass did not keep: (faces confirmed, crops run, crops wanted).
 
     Each crop is :data:`CROP_SIDE` px, zoomed so the proposed face is :data:`CROP_FACE` px in it (but
     at most :data:`MAX_UPSCALE`, and as if the face were at least the smallest wanted); proposals that
@@ -408,9 +409,11 @@ def _check_proposals(
             continue
         crops.append((cx, cy, zoom))
     found: list[RawFace] = []
+    run = 0
     for first in range(0, len(crops), CROP_BATCH):
         if time.perf_counter() - start > stop:
             break
+        run = min(len(crops), first + CROP_BATCH)
         batch = [_zoom_crop(image, cx, cy, zoom, CROP_SIDE) for cx, cy, zoom in crops[first : first + CROP_BATCH]]
         results = backend.detect_batch([b[0] for b in batch], threshold)
         for (_, ox, oy, scale), faces in zip(batch, results, strict=True):
@@ -419,7 +422,7 @@ def _check_proposals(
                 if min(x0, y0) < CROP_MARGIN or max(x1, y1) > CROP_SIDE - CROP_MARGIN:
                     continue
                 found.append(_to_original(face, ox, oy, scale, scale))
-    return found, len(crops)
+    return found, run, len(crops)
 
 
 def _inside(x: float, y: float, box: tuple[float, float, float, float]) -> bool:
