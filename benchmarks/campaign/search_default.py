@@ -1,7 +1,7 @@
 """The default restorer's architecture search: export each candidate run, score it on the MSPL-like protocol,
 time it in reference units, and write the table and the training curves.
 
-Each candidate is a run folder made by ``facedeblur train configs/restorer.yaml --out RUNS/NAME --set ...``
+Each candidate is a run folder made by ``facedeblur train restorer --out RUNS/NAME --set ...``
 with the same seed, data, recipe and ``engine.cpu_time_limit`` (equal CPU time, whatever else shared
 the machine). This script:
 

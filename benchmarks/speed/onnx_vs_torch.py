@@ -43,8 +43,10 @@ def stand_in(architecture: str, bundled: dict):
     from facedeblur.face.align import template
     from facedeblur.models.hub import WeightsMetadata, read_metadata
     from facedeblur.models.registry import build_model
+    from facedeblur.train.recipes import CONFIG_DIRS
 
-    config = dict(yaml.safe_load((ROOT / "configs" / f"{architecture}.yaml").read_text())["options"]["net"])
+    recipe = yaml.safe_load((CONFIG_DIRS[0] / f"{architecture}.yaml").read_text())
+    config = dict(recipe["options"]["net"])
     if architecture == "psfrgan" and "parsenet" in bundled:
         config["parsenet"] = read_metadata(bundled["parsenet"]).config
     model = build_model(architecture, **config).eval()
@@ -74,7 +76,7 @@ def main() -> int:
     parser.add_argument(
         "--stand-ins",
         action="store_true",
-        help="also time untrained networks built from configs/ARCH.yaml for the restoration architectures "
+        help="also time untrained networks built from facedeblur/configs/ARCH.yaml for the restoration architectures "
         "(chrysos, dfpgnet, psfrgan) that are not bundled: latency does not depend on training",
     )
     parser.add_argument("--json", dest="json_out", help="also write the figures to this JSON file")

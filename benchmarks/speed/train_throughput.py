@@ -4,7 +4,7 @@ Runs `facedeblur.train.engine.train` with the recipe's model, optimizer, EMA and
 faces held in memory (so disk and JPEG decoding are not measured), and reports the rate between the
 end of the warm-up and the last step. On a GPU it also reports the recipe under bf16/fp16 mixed precision.
 
-    python benchmarks/speed/train_throughput.py                                  # configs/chrysos.yaml, CPU
+    python benchmarks/speed/train_throughput.py                       # facedeblur/configs/chrysos.yaml, CPU
     python benchmarks/speed/train_throughput.py --set options.crop=null --threads 2
     python benchmarks/speed/train_throughput.py --accelerator gpu --precision bf16-mixed
 """

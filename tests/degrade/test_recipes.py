@@ -21,6 +21,7 @@ from facedeblur.degrade.recipes import (
     prepare_target,
     sample_params,
 )
+from facedeblur.train.recipes import CONFIG_DIRS
 
 
 def synthetic_faces(n, size=64, seed=0):
@@ -67,9 +68,8 @@ def test_validation_errors_name_the_field():
 
 
 def test_yaml_configs_spell_out_the_defaults():
-    from pathlib import Path
 
-    root = Path(__file__).resolve().parents[2] / "configs" / "recipes"
+    root = CONFIG_DIRS[0] / "recipes"
     for name, cls in RECIPES.items():
         assert load_recipe(str(root / f"{name}.yaml")) == cls()
     assert load_recipe("restore", ["scale=[1.0, 2.0]"]).scale == (1.0, 2.0)

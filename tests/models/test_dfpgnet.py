@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 import torch
 
 from facedeblur.models.dfpgnet import DFPGnet, DFPGnetConfig, build_dfpgnet, dfpgnet_config_dict
 from facedeblur.models.dfpgnet_discriminators import FeatureDiscriminator, ImageDiscriminator
 from facedeblur.models.registry import build_model
+from facedeblur.train.recipes import CONFIG_DIRS
 
 SMALL = {"width": 8, "blocks": 1, "middle_blocks": 1, "prior_blocks": 1}
 
@@ -247,7 +246,7 @@ def test_smoke_recipe_trains_through_the_engine(utkface_train, tmp_path):
     from facedeblur.train.engine import train
 
     recipe = load_recipe(
-        Path(__file__).resolve().parents[2] / "configs" / "dfpgnet-smoke.yaml",
+        CONFIG_DIRS[0] / "dfpgnet-smoke.yaml",
         [
             f"data.train={utkface_train}",
             f"data.val={utkface_train}",

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 import torch
 
 from facedeblur.models.parsenet import logits_to_onehot
 from facedeblur.models.psfrgan import build_psfrgan, parse_faces, resize_condition
 from facedeblur.models.psfrgan_discriminators import build_psfrgan_discriminator
+from facedeblur.train.recipes import CONFIG_DIRS
 
 TINY_P = {
     "size": 32,
@@ -264,7 +263,6 @@ def test_smoke_recipes_train_export_and_restore_end_to_end(utkface_train, utkfac
     from facedeblur.images import write_image
     from facedeblur.models.hub import load_weights, read_metadata
 
-    repo = Path(__file__).resolve().parents[2]
     train, val, labels = tmp_path / "train", tmp_path / "val", tmp_path / "labels"
     for src, dst, count in ((utkface_train, train, 8), (utkface_val, val, 4)):
         dst.mkdir()
@@ -276,14 +274,14 @@ def test_smoke_recipes_train_export_and_restore_end_to_end(utkface_train, utkfac
     data = [f"data.train={train}", f"data.val={val}"]
 
     run_p = tmp_path / "run-parsenet"
-    argv = ["train", str(repo / "configs/parsenet-smoke.yaml"), "--out", str(run_p)]
+    argv = ["train", str(CONFIG_DIRS[0] / "parsenet-smoke.yaml"), "--out", str(run_p)]
     assert main([*argv, "--set", f"options.labels={labels}", *data]) == 0
     parsenet_file = tmp_path / "parsenet.safetensors"
     assert main(["export", str(run_p / "checkpoints/last.ckpt"), "-o", str(parsenet_file)]) == 0
     assert read_metadata(parsenet_file).architecture == "parsenet"
 
     run_g = tmp_path / "run-psfrgan"
-    argv = ["train", str(repo / "configs/psfrgan-smoke.yaml"), "--out", str(run_g)]
+    argv = ["train", str(CONFIG_DIRS[0] / "psfrgan-smoke.yaml"), "--out", str(run_g)]
     assert main([*argv, "--set", f"options.parsenet_weights={parsenet_file}", *data]) == 0
     bundle_file = tmp_path / "psfrgan.safetensors"
     assert main(["export", str(run_g / "checkpoints/last.ckpt"), "-o", str(bundle_file)]) == 0

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from _train_helpers import write_faces
 from facedeblur.train.checkpoint import load_checkpoint
+from facedeblur.train.recipes import CONFIG_DIRS
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -18,7 +19,7 @@ def test_ddp_two_cpu_processes_keep_replicas_in_sync(tmp_path):
     write_faces(tmp_path / "faces" / "train", 12, seed=0)
     write_faces(tmp_path / "faces" / "val", 4, seed=1)
     out = tmp_path / "run"
-    cmd = [sys.executable, "-m", "facedeblur", "train", str(REPO / "configs" / "chrysos-smoke.yaml")]
+    cmd = [sys.executable, "-m", "facedeblur", "train", str(CONFIG_DIRS[0] / "chrysos-smoke.yaml")]
     cmd += ["--data", str(tmp_path / "faces"), "--out", str(out)]
     cmd += ["--set", "engine.devices=2", "engine.strategy=ddp", "engine.steps=3", "engine.val_every=3"]
     cmd += ["engine.threads=1", "data.size=24"]

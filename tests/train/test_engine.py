@@ -17,6 +17,7 @@ from facedeblur.train.checkpoint import load_checkpoint
 from facedeblur.train.config import load_recipe
 from facedeblur.train.engine import train
 from facedeblur.train.optim import OptimizerConfig, build_optimizer
+from facedeblur.train.recipes import CONFIG_DIRS
 from facedeblur.train.task import TrainTask
 
 REPO = Path(__file__).resolve().parents[2]
@@ -38,7 +39,7 @@ def _events(path: Path, kind: str) -> list[dict]:
 def test_cli_smoke_recipe_trains_and_loss_falls(faces, tmp_path, capsys):
     out = tmp_path / "run"
     code = main(
-        ["train", str(REPO / "configs" / "chrysos-smoke.yaml"), "--data", str(faces), "--out", str(out)]
+        ["train", str(CONFIG_DIRS[0] / "chrysos-smoke.yaml"), "--data", str(faces), "--out", str(out)]
         + ["--set", "data.limit=null", "engine.steps=24", "engine.val_every=12", "engine.threads=1"]
     )
     assert code == 0
@@ -62,7 +63,7 @@ def test_cli_smoke_recipe_trains_and_loss_falls(faces, tmp_path, capsys):
 
 
 def test_unknown_keys_are_rejected_with_their_name(tmp_path, capsys):
-    recipe = REPO / "configs" / "chrysos-smoke.yaml"
+    recipe = CONFIG_DIRS[0] / "chrysos-smoke.yaml"
     with pytest.raises(ConfigError, match="engine.stepz"):
         load_recipe(recipe, ["engine.stepz=3"])
     with pytest.raises(ConfigError, match="options.net.widht"):
@@ -72,7 +73,7 @@ def test_unknown_keys_are_rejected_with_their_name(tmp_path, capsys):
 
 
 def test_shipped_recipes_load():
-    for path in sorted((REPO / "configs").glob("chrysos*.yaml")):
+    for path in sorted((CONFIG_DIRS[0]).glob("chrysos*.yaml")):
         cfg = load_recipe(path)
         assert cfg.task == "chrysos"
 

@@ -11,9 +11,9 @@ def register(subparsers) -> None:
     parser = add_command(
         subparsers,
         "train",
-        help="train a model from a recipe (configs/*.yaml)",
+        help="train a model from a recipe (a shipped name such as chrysos, or a YAML file)",
         description=(
-            "Train a model from a typed YAML recipe (a name in configs/, e.g. 'chrysos', or a path). "
+            "Train a model from a typed YAML recipe (a shipped name, e.g. 'chrysos', a name in ./configs/, or a path). "
             "Several GPUs: --set engine.devices=N; several nodes: launch with torchrun or SLURM and set "
             "engine.num_nodes (see README, Training)."
         ),
@@ -25,7 +25,10 @@ def register(subparsers) -> None:
             ("train chrysos --device cuda --set engine.devices=2", "two GPUs"),
         ],
     )
-    parser.add_argument("recipe", help="recipe name (configs/NAME.yaml) or path to a recipe YAML")
+    parser.add_argument(
+        "recipe",
+        help="recipe name (./configs/NAME.yaml, else a shipped one) or a recipe YAML path",
+    )
     parser.add_argument(
         "--data",
         metavar="DIR",

@@ -240,7 +240,7 @@ def load_recipe(name_or_path: str, overrides: list[str] | None = None) -> Recipe
     """A recipe by name (its defaults) or from a YAML file, then ``key=value`` overrides.
 
     A YAML file names its recipe with a top-level ``recipe: deblur|restore|photo`` key; the other keys are
-    the recipe's fields (unknown keys are errors). ``configs/recipes/{deblur,restore,photo}.yaml`` spell out
+    the recipe's fields (unknown keys are errors). ``facedeblur/configs/recipes/{deblur,restore,photo}.yaml`` spell out
     the defaults.
 
     Example:

@@ -1,4 +1,4 @@
-"""Typed training recipes: the YAML files in ``configs/`` load into :class:`RecipeConfig`.
+"""Typed training recipes: the YAML files in ``facedeblur/configs/`` load into :class:`RecipeConfig`.
 
 A recipe has four sections::
 

@@ -22,8 +22,8 @@ TASKS: dict[str, str] = {
     "restorer": "facedeblur.train.tasks.restorer:RestorerTask",
 }
 
-# configs/ at the repository root (source checkouts and editable installs).
-CONFIG_DIRS: tuple[Path, ...] = (Path(__file__).resolve().parents[3] / "configs",)
+# The shipped recipes, inside the package (so a wheel has them): facedeblur/configs/.
+CONFIG_DIRS: tuple[Path, ...] = (Path(__file__).resolve().parents[1] / "configs",)
 
 
 def task_class(name: str) -> type:
@@ -45,7 +45,12 @@ def task_class(name: str) -> type:
 
 
 def find_recipe(name_or_path: str) -> Path:
-    """Resolve ``facedeblur train RECIPE``: a YAML path, or a recipe name looked up in ``configs/``.
+    """Resolve ``facedeblur train RECIPE``: a YAML path, or a recipe name looked up in ``./configs/`` (the
+    working folder's own recipes) and then in the shipped ones (:data:`CONFIG_DIRS`).
+
+    Example:
+        >>> find_recipe("chrysos-smoke").relative_to(CONFIG_DIRS[0]).as_posix()
+        'chrysos-smoke.yaml'
 
     Raises:
         ConfigError: nothing found; the message lists the shipped recipes.

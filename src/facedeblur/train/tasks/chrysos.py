@@ -1,7 +1,7 @@
 """Training task of Chrysos & Zafeiriou's network: Huber loss on synthetic blurry/sharp face pairs.
 
 Paper recipe (batch 16, SGD, lr 3e-4 halved every 15k iterations, 70k iterations) is the default of
-:class:`ChrysosTaskConfig`; ``configs/chrysos.yaml`` holds the short CPU recipe of the bundled model.
+:class:`ChrysosTaskConfig`; ``facedeblur/configs/chrysos.yaml`` holds the short CPU recipe of the bundled model.
 
 Example:
     >>> from facedeblur.train.config import DataConfig
