@@ -44,6 +44,7 @@ import os
 import re
 import tempfile
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -73,6 +74,7 @@ __all__ = [
     "read_image_with_info",
     "to_float_rgb",
     "to_uint8",
+    "atomic_path",
     "write_bytes_atomic",
     "write_image",
     "write_result",
@@ -565,20 +567,45 @@ _ENCODERS = {
 }
 
 
-def write_bytes_atomic(path: str | Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file in the same folder and an atomic rename."""
+@contextlib.contextmanager
+def atomic_path(path: str | Path, same_extension: bool = False) -> Iterator[str]:
+    """A temporary file next to ``path`` to write it through: when the block ends the file gets the usual
+    mode (0666 - umask) and is renamed onto ``path``; when the block fails it is removed.
+
+    Args:
+        path: the file to write (its folder is created).
+        same_extension: name the temporary ``.<stem>.XXXXXXXX<ext>`` (for writers that choose the format
+            by the extension, e.g. video muxers) instead of ``.<name>.XXXXXXXX.tmp``; both are the names
+            :func:`facedeblur.batch.run.remove_stale_temps` cleans up after a killed run.
+
+    Example:
+        >>> import tempfile
+        >>> folder = Path(tempfile.mkdtemp())
+        >>> with atomic_path(folder / "a.txt") as tmp:
+        ...     _ = Path(tmp).write_text("done")
+        >>> (folder / "a.txt").read_text(), sorted(p.name for p in folder.iterdir())
+        ('done', ['a.txt'])
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    if same_extension:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
+    else:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
     try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
+        yield tmp
         give_usual_mode(tmp)
         os.replace(tmp, path)
-    except BaseException:
+    finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
-        raise
+
+
+def write_bytes_atomic(path: str | Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file in the same folder and an atomic rename."""
+    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+        fh.write(data)
 
 
 def _read_umask() -> int:

@@ -118,6 +118,23 @@ def test_user_errors_exit_2(tmp_path, capsys):
     assert main(["evaluate", "-m", "blurred", "--pairs", str(pairs), "--metrics", "psnr,bogus"]) == 2
 
 
+def test_evaluate_video_refuses_an_output_on_an_input_before_any_work(tmp_path, capsys):
+    clip, restored = tmp_path / "clip.mp4", tmp_path / "restored.mp4"
+    clip.write_bytes(b"not decoded: refused first")
+    restored.write_bytes(b"the restoration to score")
+    base = ["evaluate", "--video", str(clip), "--restored", str(restored)]
+    assert main([*base, "--output", str(clip)]) == 2
+    assert "would overwrite the input" in capsys.readouterr().err
+    folder = tmp_path / "scores"
+    folder.mkdir()
+    named = folder / "video_summary.json"
+    named.write_bytes(b"a restoration named like the summary")
+    assert main(["evaluate", "--video", str(clip), "--restored", str(named), "--output", str(folder)]) == 2
+    assert "would overwrite the input" in capsys.readouterr().err
+    assert named.read_bytes() == b"a restoration named like the summary"
+    assert clip.read_bytes() == b"not decoded: refused first"
+
+
 def test_a_broken_pair_is_reported_and_the_rest_scored(tmp_path, capsys):
     pairs = _make_pairs(tmp_path / "pairs")
     (pairs / "blurred" / "p1.png").write_bytes(b"\x89PNG\r\n\x1a\n truncated")

@@ -170,6 +170,13 @@ def _run_video(args: argparse.Namespace) -> int:
         raise UserError("--video and --pairs score different things: give one of them")
     if args.seconds <= 0:
         raise UserError(f"--seconds must be > 0, got {args.seconds}")
+    summary = None
+    if args.output:  # refused up front: the summary may not land on or inside an input
+        from facedeblur.batch.paths import PathPolicy
+
+        policy = PathPolicy([args.video, *([args.restored] if args.restored else [])])
+        policy.check_folder(args.output, "--output")
+        summary = policy.reserve(Path(args.output) / "video_summary.json", "--output")
     restorer = None
     if not args.restored:
         from facedeblur.restore import Restorer
@@ -179,6 +186,6 @@ def _run_video(args: argparse.Namespace) -> int:
     row = {"video": Path(args.video).name, "method": args.restored or args.model, **scores.to_dict()}
     columns = ["video", "method", "frames", "faces", "flicker_in", "flicker_out", "detail_kept", "detail_retained"]
     print(markdown_table([row], columns))
-    if args.output:
-        write_text_atomic(Path(args.output) / "video_summary.json", json.dumps(row, indent=2) + "\n")
+    if summary is not None:
+        write_text_atomic(summary, json.dumps(row, indent=2) + "\n")
     return 0

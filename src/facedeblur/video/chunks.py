@@ -13,12 +13,11 @@ Example:
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from facedeblur.errors import InputError
-from facedeblur.video.encode import atomic_output
+from facedeblur.images import atomic_path
 from facedeblur.video.streams import (
     VideoInfo,
     copy_metadata,
@@ -103,57 +102,51 @@ def join_chunks(parts: list[str | Path], dst: str | Path, source: str | Path) ->
     """
     import av
 
-    from facedeblur.images import give_usual_mode
-
     dst, source = Path(dst), Path(source)
     if not parts:
         raise ValueError("no chunks to join")
-    tmp = atomic_output(dst)
     original = open_input(source)
     try:
-        first = open_input(Path(parts[0]))
-        with av.open(tmp, mode="w") as output:
-            template = first.streams.video[0]
-            video = output.add_stream_from_template(template)
-            first.close()
-            rotation = first_frame_rotation(Path(parts[0]))
-            if rotation:
-                video.set_display_rotation(rotation)
-            copy_metadata(original, output)
-            copies, _ = copy_streams(original, output, source)
-            last_dts = None
-            for part in parts:
-                container = open_input(Path(part))
-                try:
-                    stream = container.streams.video[0]
-                    for packet in container.demux(stream):
-                        if packet.size == 0:  # the demuxer's end-of-stream packet
+        with atomic_path(dst, same_extension=True) as tmp:
+            first = open_input(Path(parts[0]))
+            with av.open(tmp, mode="w") as output:
+                template = first.streams.video[0]
+                video = output.add_stream_from_template(template)
+                first.close()
+                rotation = first_frame_rotation(Path(parts[0]))
+                if rotation:
+                    video.set_display_rotation(rotation)
+                copy_metadata(original, output)
+                copies, _ = copy_streams(original, output, source)
+                last_dts = None
+                for part in parts:
+                    container = open_input(Path(part))
+                    try:
+                        stream = container.streams.video[0]
+                        for packet in container.demux(stream):
+                            if packet.size == 0:  # the demuxer's end-of-stream packet
+                                continue
+                            packet.time_base = stream.time_base
+                            # B-frame delays make a chunk's first dts dip below the previous chunk's last one
+                            # (or leave them unknown: Matroska stores none); one tick after it is as good.
+                            if last_dts is not None and (packet.dts is None or packet.dts <= last_dts):
+                                packet.dts = last_dts + 1
+                                if packet.pts is not None and packet.pts < packet.dts:
+                                    packet.pts = packet.dts
+                            if packet.dts is not None:
+                                last_dts = packet.dts
+                            packet.stream = video
+                            output.mux(packet)
+                    finally:
+                        container.close()
+                if copies:
+                    for packet in original.demux([original.streams[i] for i in copies]):
+                        if packet.size == 0:
                             continue
-                        packet.time_base = stream.time_base
-                        # B-frame delays make a chunk's first dts dip below the previous chunk's last one
-                        # (or leave them unknown: Matroska stores none); one tick after it is as good.
-                        if last_dts is not None and (packet.dts is None or packet.dts <= last_dts):
-                            packet.dts = last_dts + 1
-                            if packet.pts is not None and packet.pts < packet.dts:
-                                packet.pts = packet.dts
-                        if packet.dts is not None:
-                            last_dts = packet.dts
-                        packet.stream = video
+                        packet.stream = copies[packet.stream.index]
                         output.mux(packet)
-                finally:
-                    container.close()
-            if copies:
-                for packet in original.demux([original.streams[i] for i in copies]):
-                    if packet.size == 0:
-                        continue
-                    packet.stream = copies[packet.stream.index]
-                    output.mux(packet)
-        give_usual_mode(tmp)
-        os.replace(tmp, dst)
     finally:
         original.close()
-        if os.path.exists(tmp):
-            os.unlink(tmp)
     return probe_video(dst)
 
 
@@ -175,27 +168,21 @@ def trim_video(src: str | Path, dst: str | Path, seconds: float) -> VideoInfo:
     """
     import av
 
-    from facedeblur.images import give_usual_mode
-
     src, dst = Path(src), Path(dst)
     if seconds <= 0:
         raise ValueError(f"seconds must be > 0, got {seconds}")
     container = open_input(src)
-    tmp = atomic_output(dst)
     try:
-        kept = [s for s in container.streams if s.type in ("video", "audio")]
-        with av.open(tmp, mode="w") as output:
-            streams = {s.index: output.add_stream_from_template(s) for s in kept}
-            for packet in container.demux(kept):
-                when = packet.dts if packet.dts is not None else packet.pts  # Matroska: B-frames have no dts
-                if packet.size == 0 or when is None or float(when * packet.time_base) >= seconds:
-                    continue
-                packet.stream = streams[packet.stream.index]
-                output.mux(packet)
-        give_usual_mode(tmp)
-        os.replace(tmp, dst)
+        with atomic_path(dst, same_extension=True) as tmp:
+            kept = [s for s in container.streams if s.type in ("video", "audio")]
+            with av.open(tmp, mode="w") as output:
+                streams = {s.index: output.add_stream_from_template(s) for s in kept}
+                for packet in container.demux(kept):
+                    when = packet.dts if packet.dts is not None else packet.pts  # Matroska: B-frames have no dts
+                    if packet.size == 0 or when is None or float(when * packet.time_base) >= seconds:
+                        continue
+                    packet.stream = streams[packet.stream.index]
+                    output.mux(packet)
     finally:
         container.close()
-        if os.path.exists(tmp):
-            os.unlink(tmp)
     return probe_video(dst)
