@@ -32,6 +32,8 @@ from pathlib import Path
 
 import numpy as np
 
+from facedeblur.images import to_uint8
+
 Box = tuple[float, float, float, float]
 BLUR_WINDOW = 9  # frames averaged per blurred frame (the middle one of the frames protocol's 7, 9, 11)
 DETAIL_SIGMA = 1.0
@@ -166,7 +168,7 @@ def blurred_video(frames: Sequence[np.ndarray], window: int = BLUR_WINDOW) -> It
         raise ValueError(f"window must be odd and >= 1, got {window}")
     for t in range(window // 2, len(frames) - window // 2):
         blurred, sharp = average_frames(frames[t - window // 2 : t + window // 2 + 1], linear=True)
-        yield (np.clip(blurred * 255 + 0.5, 0, 255).astype(np.uint8), np.asarray(frames[t]))
+        yield to_uint8(blurred), np.asarray(frames[t])
 
 
 def most_moving_span(frames: Sequence[np.ndarray], length: int) -> int:

@@ -43,6 +43,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from facedeblur.images import to_uint8
+
 # Photometric error (grey, [0, 1] levels) at which the moved previous crop is trusted half: for
 # smoothing the model's change, and (more leniently) for carrying it to a frame the model skipped.
 TRUST_SCALE = 0.04
@@ -81,7 +83,7 @@ def dense_flow(source: np.ndarray, target: np.ndarray) -> np.ndarray:
 
     def gray8(x: np.ndarray) -> np.ndarray:
         x = np.asarray(x)
-        return x if x.dtype == np.uint8 else (np.clip(x, 0, 1) * 255 + 0.5).astype(np.uint8)
+        return x if x.dtype == np.uint8 else to_uint8(x)
 
     dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_FAST)
     return dis.calc(np.ascontiguousarray(gray8(target)), np.ascontiguousarray(gray8(source)), None)
