@@ -112,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"unpacked {counts} in {time.time() - start:.0f} s", flush=True)
 
     init = load_checkpoint(args.pack / "init.ckpt")
-    start_step, start_cpu = int(init["step"]), float(init.get("cpu_minutes") or 0.0)
+    start_step, start_cpu, start_val = int(init["step"]), float(init.get("cpu_minutes") or 0.0), init.get("val")
     save_checkpoint(restart_schedule(init, args.lr, args.warmup), work / "init.ckpt")
     overrides = [
         f"data.train={work / 'train'}",
@@ -205,6 +205,7 @@ def main(argv: list[str] | None = None) -> int:
         "end_step": int(state["step"]),
         "campaign_cpu_minutes": start_cpu,
         "faces": len(faces),
+        "val_start": start_val,
         "val_first": vals[0] if vals else None,
         "val": state["val"],
         "best": state["best"],
@@ -216,7 +217,8 @@ def main(argv: list[str] | None = None) -> int:
     rate = f"{img_per_s:.0f}" if img_per_s is not None else "n/a"
     print(
         f"{device_name}: {steps} steps x {args.batch} faces in {wall / 60:.2f} min, {rate} img/s (median); "
-        f"val PSNR {(state['val'] or {}).get('psnr', float('nan')):.2f} dB; last.ckpt {summary['checkpoint_mib']} MiB; "
+        f"val PSNR {(start_val or {}).get('psnr', float('nan')):.2f} -> "
+        f"{(state['val'] or {}).get('psnr', float('nan')):.2f} dB; last.ckpt {summary['checkpoint_mib']} MiB; "
         f"done {summary['seconds_since_start']:.0f} s after the start",
         flush=True,
     )
