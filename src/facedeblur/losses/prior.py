@@ -1,7 +1,7 @@
 """DFPGnet's prior loss: LPIPS-like distance between estimated and true deep-feature priors.
 
 For each prior level ``l`` both maps are normalised to unit length along the channel axis
-(:func:`normalize_channels`), their squared difference is weighted per channel by non-negative
+(:func:`facedeblur.models.blocks.normalize_channels`), their squared difference is weighted per channel by non-negative
 weights ``w_l`` and summed over channels, averaged over pixels and batch, and the levels are summed:
 
     L_prior = sum_l mean_{b,h,w} sum_c w_{l,c} (n(f_est)_{b,c,h,w} - n(f_true)_{b,c,h,w})^2
@@ -35,25 +35,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["PriorLoss", "normalize_channels", "prior_distance", "resize_prior_targets"]
+from facedeblur.models.blocks import normalize_channels
 
-
-def normalize_channels(features: torch.Tensor, eps: float = 1e-10) -> torch.Tensor:
-    """Divide each pixel's feature vector by its L2 norm over channels (as LPIPS does).
-
-    Args:
-        features: feature maps.
-        eps: added to the squared norm so all-zero vectors stay zero instead of NaN.
-
-    Returns:
-        The normalised maps, same shape.
-
-    Shape:
-        (B, C, H, W) -> (B, C, H, W).
-    """
-    if features.ndim != 4:
-        raise ValueError(f"expected (B, C, H, W) feature maps, got shape {tuple(features.shape)}")
-    return features * torch.rsqrt(features.pow(2).sum(dim=1, keepdim=True) + eps)
+__all__ = [
+    "PriorLoss",
+    "normalize_channels",
+    "prior_distance",
+    "resize_prior_targets",
+]  # normalize_channels lives in models.blocks
 
 
 def prior_distance(

@@ -163,3 +163,26 @@ class ResidualGroup(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x + self.tail(self.blocks(x))
+
+
+def normalize_channels(features: torch.Tensor, eps: float = 1e-10) -> torch.Tensor:
+    """Divide each pixel's feature vector by its L2 norm over channels (as LPIPS does).
+
+    Args:
+        features: feature maps.
+        eps: added to the squared norm so all-zero vectors stay zero instead of NaN.
+
+    Returns:
+        The normalised maps, same shape.
+
+    Shape:
+        (B, C, H, W) -> (B, C, H, W).
+
+    Example:
+        >>> x = torch.tensor([3.0, 4.0]).view(1, 2, 1, 1)
+        >>> normalize_channels(x).flatten().tolist()
+        [0.6000000238418579, 0.800000011920929]
+    """
+    if features.ndim != 4:
+        raise ValueError(f"expected (B, C, H, W) feature maps, got shape {tuple(features.shape)}")
+    return features * torch.rsqrt(features.pow(2).sum(dim=1, keepdim=True) + eps)

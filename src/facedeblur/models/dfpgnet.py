@@ -51,8 +51,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from facedeblur.losses.prior import normalize_channels
-from facedeblur.models.blocks import ResidualGroup
+from facedeblur.models.blocks import ResidualGroup, normalize_channels
 
 __all__ = [
     "DFPGnet",
