@@ -4,7 +4,7 @@
 
 The frames protocol reads each clip's first 240 frames; these pairs start at frame 240, so no test window is
 trained on (only the two longer clips, d13 and d3, and a few frames of d19 have frames after 240). Windows
-of 5-13 frames, every 2nd start, up to 40 pairs per window length and clip: 39 pairs with the dev videos.
+of 5-13 frames, every 2nd start, up to 40 pairs per window length and clip (the campaign's folder holds 39).
 """
 
 from __future__ import annotations
