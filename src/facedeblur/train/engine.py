@@ -147,29 +147,6 @@ def _check_same_run(stored: dict[str, Any], current: dict[str, Any], path: Path)
             )
 
 
-def _load_training_state(state, path, recipe_dict, models, optimizers, schedulers, ema, fabric) -> None:
-    """Load a checkpoint's weights, optimizer, schedule and EMA states for a new phase (``init_from``)."""
-    if state["recipe"].get("task") != recipe_dict.get("task"):
-        stored, wanted = state["recipe"].get("task"), recipe_dict.get("task")
-        raise UserError(f"{path}: a {stored!r} checkpoint cannot start a {wanted!r} run")
-    try:
-        for name, module in models.items():
-            _unwrap(module).load_state_dict(state["models"][name])
-        for name, average in ema.items():
-            average.load_state_dict(state["ema"][name])
-        for name, opt in optimizers.items():
-            opt.load_state_dict(state["optimizers"][name])
-    except (KeyError, RuntimeError, ValueError) as error:
-        raise UserError(
-            f"{path}: its network does not match this recipe's (same options.net and architecture needed): "
-            f"{str(error).splitlines()[0]}"
-        ) from None
-    for name, sched in schedulers.items():
-        sched.load_state_dict(state["schedulers"][name])
-    if state.get("precision"):
-        fabric.strategy.precision.load_state_dict(state["precision"])
-
-
 def _phase_record(state: dict[str, Any], path: str | Path) -> dict[str, Any]:
     """What a new phase started from: the checkpoint, its step, CPU minutes and the recipe sections that changed."""
     return {
@@ -358,19 +335,23 @@ class _Run:
     def start_from(self, init_from: str | Path) -> None:
         """A new phase: weights, optimizers, schedules, EMA, step and CPU minutes from another run's checkpoint."""
         state = load_checkpoint(init_from)
-        _load_training_state(
-            state, init_from, self.recipe_dict, self.models, self.optimizers, self.schedulers, self.ema, self.fabric
-        )
+        stored, wanted = state["recipe"].get("task"), self.recipe_dict.get("task")
+        if stored != wanted:
+            raise UserError(f"{init_from}: a {stored!r} checkpoint cannot start a {wanted!r} run")
+        try:
+            self._load_states(state)
+        except (KeyError, RuntimeError, ValueError) as error:
+            raise UserError(
+                f"{init_from}: its network does not match this recipe's (same options.net and architecture "
+                f"needed): {str(error).splitlines()[0]}"
+            ) from None
         self.step = state["step"]
         self.phases = [*state.get("phases", []), _phase_record(state, init_from)]
         self.cpu_used_before = float(state.get("cpu_minutes") or 0.0)
         LOGGER.info("new phase from %s at step %d", init_from, self.step)
 
-    def resume(self) -> None:
-        """Continue this run exactly where its last checkpoint left it (data position and random streams)."""
-        state = load_checkpoint(self.last_path)
-        _check_same_run(state["recipe"], self.recipe_dict, self.last_path)
-        self.phases = list(state.get("phases", []))
+    def _load_states(self, state: dict[str, Any]) -> None:
+        """Load a checkpoint's weights, optimizers, schedules, EMA and precision state into this run."""
         for name, module in self.models.items():
             _unwrap(module).load_state_dict(state["models"][name])
         for name, opt in self.optimizers.items():
@@ -381,6 +362,13 @@ class _Run:
             average.load_state_dict(state["ema"][name])
         if state.get("precision"):
             self.fabric.strategy.precision.load_state_dict(state["precision"])
+
+    def resume(self) -> None:
+        """Continue this run exactly where its last checkpoint left it (data position and random streams)."""
+        state = load_checkpoint(self.last_path)
+        _check_same_run(state["recipe"], self.recipe_dict, self.last_path)
+        self.phases = list(state.get("phases", []))
+        self._load_states(state)
         self.step, self.best, self.last_val = state["step"], state["best"], state["val"]
         self.pos = _Position(state["epoch"], state["batch"])
         self.cpu_used_before = float(state.get("cpu_minutes") or 0.0)
