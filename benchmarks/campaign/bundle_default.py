@@ -52,6 +52,12 @@ def main() -> int:
     parser.add_argument("--work", type=Path, default=REPO / "runs" / "campaign-curve", help="protocol pairs")
     parser.add_argument("--tolerance", type=float, default=0.1, help="dB a protocol other than MSPL may lose")
     parser.add_argument("--force", action="store_true", help="bundle even if it does not beat the bundled default")
+    parser.add_argument(
+        "--phase",
+        type=int,
+        help="the campaign phase to name in the notes (default: from the run's lineage; a run "
+        "warm-restarted from weights does not know the phases before them)",
+    )
     args = parser.parse_args()
 
     import torch
@@ -79,10 +85,10 @@ def main() -> int:
                     f"the candidate is not better (MSPL-like or {', '.join(worse) or 'no'} protocol): nothing bundled"
                 )
                 return 0
-        metrics = {**new, "cpu_hours": round(cpu_hours, 2)}
+        metrics = {**new, "cpu_hours": round(cpu_hours, 2), "steps": int(state["step"])}  # a warm restart reads both
         metrics_file = Path(tmp) / "metrics.json"
         metrics_file.write_text(json.dumps(metrics), encoding="utf-8")
-        phases = len(state.get("phases", [])) + 1
+        phases = args.phase or len(state.get("phases", [])) + 1
         notes = (
             f"default restorer (multi-scale U-Net), campaign step {state['step']} (phase {phases}), "
             f"{cpu_hours:.2f} CPU-hours on a 2-core CPU; docs/default-model-search.md"

@@ -3,6 +3,8 @@
 Every snapshot (``benchmarks/campaign/snapshot.py``) is scored on the protocols' pairs (the same configs as
 ``benchmarks/quality/run_protocols.py``: MSPL-like 320 pairs, frames, blind 60 faces, mild 90 faces; PSNR only)
 and the gains are plotted against the campaign's CPU-hours at the snapshot. Scores are cached per snapshot.
+Points already in the results file whose snapshot is no longer in the folder (an earlier session's, whose run
+folder did not survive) are kept as they were scored, with the phase starts recorded there.
 
     python benchmarks/campaign/plot_campaign.py runs/snapshots
     # -> benchmarks/results/campaign_curve.json, docs/images/default_campaign_curve.png
@@ -52,6 +54,9 @@ def main() -> int:
     cache_file = args.work / "scores.json"
     cache = json.loads(cache_file.read_text(encoding="utf-8")) if cache_file.is_file() else {}
     folders = {p: pairs_folder(p, args.work, args.shared_data) for p in PROTOCOLS}
+    earlier = json.loads(args.results.read_text(encoding="utf-8")) if args.results.is_file() else {}
+    present = {p.with_suffix(".safetensors").name for p in args.snapshots.glob("*.json")}
+    kept = [p for p in earlier.get("points", []) if p["snapshot"] not in present]
     points = []
     for record_path in sorted(args.snapshots.glob("*.json"), key=lambda p: int(re.findall(r"step(\d+)", p.stem)[-1])):
         record = json.loads(record_path.read_text(encoding="utf-8"))
@@ -68,7 +73,17 @@ def main() -> int:
             + ", ".join(f"{p} {scores[p]:+.2f} dB" for p in PROTOCOLS),
             flush=True,
         )
-    args.results.write_text(json.dumps({"protocol_settings": PROTOCOLS, "points": points}, indent=2) + "\n")
+    points = sorted(kept + points, key=lambda p: p["cpu_hours"])
+    phase_starts = sorted(
+        set(earlier.get("phase_starts_cpu_hours", []))
+        | {
+            round(ph["cpu_minutes"] / 60, 3)
+            for r in args.snapshots.glob("*.json")
+            for ph in json.loads(r.read_text(encoding="utf-8")).get("phases", [])
+        }
+    )
+    results = {"protocol_settings": PROTOCOLS, "phase_starts_cpu_hours": phase_starts, "points": points}
+    args.results.write_text(json.dumps(results, indent=2) + "\n")
 
     import matplotlib
 
@@ -79,13 +94,7 @@ def main() -> int:
     hours = [p["cpu_hours"] for p in points]
     for protocol in PROTOCOLS:
         ax.plot(hours, [p[f"{protocol}_gain"] for p in points], marker="o", label=protocol)
-    for phase_start in sorted(
-        {
-            ph["cpu_minutes"] / 60
-            for r in args.snapshots.glob("*.json")
-            for ph in json.loads(r.read_text(encoding="utf-8")).get("phases", [])
-        }
-    ):
+    for phase_start in phase_starts:
         ax.axvline(phase_start, color="grey", linestyle=":", linewidth=1)
     ax.axhline(0, color="black", linewidth=0.8)
     ax.set_xlabel("CPU-hours of training (one thread)")

@@ -174,3 +174,36 @@ def test_a_new_phase_starts_from_another_runs_checkpoint_with_its_state(tmp_path
         train(RecipeConfig.from_mapping(milder), tmp_path / "p2", resume=True, init_from=ckpt)
     with pytest.raises(UserError, match="already holds a run"):
         train(RecipeConfig.from_mapping(milder), tmp_path / "p2", init_from=ckpt)
+
+
+def test_a_warm_restart_starts_from_a_weights_file_with_a_fresh_optimizer(tmp_path):
+    from facedeblur.cli import main
+    from facedeblur.errors import UserError
+    from facedeblur.models.hub import load_weights, read_metadata, save_weights
+
+    train(_recipe(tmp_path, steps=3), tmp_path / "p1")
+    weights = tmp_path / "shipped.safetensors"
+    assert main(["export", str(tmp_path / "p1" / "checkpoints" / "last.ckpt"), "-o", str(weights)]) == 0
+    model, meta = load_weights(weights)
+    meta.metrics.update(steps=3, cpu_hours=0.5)
+    save_weights(model, weights, meta)
+    recipe = _as_dict(_recipe(tmp_path, steps=5))
+    recipe["options"]["scheduler"] = {"name": "constant", "warmup": 10}
+    warm = train(RecipeConfig.from_mapping(recipe), tmp_path / "warm", init_from=weights)
+    assert warm.step == 5  # continues the shipped model's step count
+    state = torch.load(tmp_path / "warm" / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)
+    assert state["cpu_minutes"] > 30.0  # 0.5 CPU-hours carried over
+    (phase,) = state["phases"]
+    assert phase["from"] == str(weights) and phase["step"] == 3 and phase["cpu_minutes"] == 30.0
+    adam = state["optimizers"]["generator"]["state"]
+    assert {float(v["step"]) for v in adam.values()} == {2.0}  # a fresh optimizer: 2 steps, not 5
+    assert state["schedulers"]["generator"]["last_epoch"] == 2  # the warm-up runs again from 0
+    # the weights really were the start: one step at a warm-up rate of 1/10 stays close to them
+    start = dict(model.state_dict())
+    moved = max(float((state["models"]["generator"][k] - v).abs().max()) for k, v in start.items())
+    assert moved < 0.05
+    assert read_metadata(weights).metrics["steps"] == 3
+    wider = _as_dict(_recipe(tmp_path, steps=5))
+    wider["options"]["net"] = {**wider["options"]["net"], "width": 8}
+    with pytest.raises(UserError, match="does not match"):
+        train(RecipeConfig.from_mapping(wider), tmp_path / "wider", init_from=weights)

@@ -22,6 +22,10 @@ def register(subparsers) -> None:
             ("train chrysos --set engine.steps=500 options.optimizer.lr=1e-3", "override recipe values"),
             ("train dfpgnet --out runs/dfpg --resume", "continue a run from its last checkpoint"),
             ("train restorer --out runs/p2 --init-from runs/p1/checkpoints/last.ckpt", "next phase, new --set values"),
+            (
+                "train restorer --out runs/p3 --init-from default.safetensors --set options.optimizer.lr=3e-4",
+                "warm restart",
+            ),
             ("train chrysos --device cuda --set engine.devices=2", "two GPUs"),
         ],
     )
@@ -47,7 +51,8 @@ def register(subparsers) -> None:
         "--init-from",
         metavar="CKPT",
         help="start a new run (a curriculum phase) from another run's checkpoint of the same network: weights, "
-        "optimizer, EMA, step and CPU minutes carry over, data and degradation settings may change",
+        "optimizer, EMA, step and CPU minutes carry over, data and degradation settings may change; or from a "
+        ".safetensors weights file (a warm restart: fresh optimizer and warm-up, use a lower learning rate)",
     )
     add_quiet_argument(parser, "no progress bar (engine.progress=false)")
     parser.set_defaults(handler=_run)

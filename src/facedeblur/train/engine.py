@@ -203,7 +203,8 @@ def train(
         init_from: start a new run (a new phase of a curriculum) from this checkpoint of another run of the
             same task and network: its weights, optimizer, schedule, EMA, step count and CPU minutes are
             carried over; data, degradation and loss settings may differ. The run's checkpoints record
-            the lineage (``phases``). Not combinable with ``resume``.
+            the lineage (``phases``). A ``.safetensors`` weights file instead warm-restarts from shipped weights
+            (fresh optimizer and warm-up; step and CPU minutes from its metrics). Not combinable with ``resume``.
 
     Returns:
         A :class:`TrainResult`.
@@ -219,7 +220,9 @@ def train(
         if resume:
             raise UserError("--init-from starts a new run: it cannot be combined with --resume")
         if not Path(init_from).is_file():
-            raise UserError(f"{init_from}: no such checkpoint (--init-from expects a .ckpt file)")
+            raise UserError(
+                f"{init_from}: no such file (--init-from expects a .ckpt checkpoint or .safetensors weights)"
+            )
         if (out_dir / "checkpoints" / "last.ckpt").is_file():
             raise UserError(f"{out_dir} already holds a run: resume it with --resume or choose another --out")
     threads_before = torch.get_num_threads()
@@ -333,7 +336,14 @@ class _Run:
 
     # -- start ----------------------------------------------------------------------------------------
     def start_from(self, init_from: str | Path) -> None:
-        """A new phase: weights, optimizers, schedules, EMA, step and CPU minutes from another run's checkpoint."""
+        """A new phase: weights, optimizers, schedules, EMA, step and CPU minutes from another run's checkpoint.
+
+        A ``.safetensors`` weights file (a bundled or exported model) starts a warm restart instead: see
+        :meth:`start_from_weights`.
+        """
+        if Path(init_from).suffix == ".safetensors":
+            self.start_from_weights(init_from)
+            return
         state = load_checkpoint(init_from)
         stored, wanted = state["recipe"].get("task"), self.recipe_dict.get("task")
         if stored != wanted:
@@ -349,6 +359,33 @@ class _Run:
         self.phases = [*state.get("phases", []), _phase_record(state, init_from)]
         self.cpu_used_before = float(state.get("cpu_minutes") or 0.0)
         LOGGER.info("new phase from %s at step %d", init_from, self.step)
+
+    def start_from_weights(self, path: str | Path) -> None:
+        """A warm restart from a weights file: the generator and its EMA start from the shipped weights, the
+        optimizer and schedule start afresh (the recipe's warm-up runs again: use a lower learning rate, a fresh
+        optimizer at the initial rate first loses quality). The step count and CPU minutes continue from the
+        file's ``metrics`` (``steps``, ``cpu_hours``) when it records them."""
+        from facedeblur.models.hub import load_weights
+
+        if "generator" not in self.models:
+            raise UserError(f"{path}: a weights file can start only a run with a generator")
+        generator = _unwrap(self.models["generator"])
+        model, meta = load_weights(path)
+        try:
+            generator.load_state_dict(model.state_dict())
+        except RuntimeError as error:
+            raise UserError(
+                f"{path}: holds a {meta.architecture} {meta.config}, which does not match this recipe's network "
+                f"(options.net and architecture): {str(error).splitlines()[0]}"
+            ) from None
+        if "generator" in self.ema:
+            self.ema["generator"].load_state_dict(generator.state_dict())
+        self.step = int(meta.metrics.get("steps", 0))
+        self.cpu_used_before = 60.0 * float(meta.metrics.get("cpu_hours", 0.0))
+        self.phases = [
+            {"from": str(path), "weights": meta.name, "step": self.step, "cpu_minutes": self.cpu_used_before}
+        ]
+        LOGGER.info("warm restart from the weights %s (%s) at step %d", path, meta.name, self.step)
 
     def _load_states(self, state: dict[str, Any]) -> None:
         """Load a checkpoint's weights, optimizers, schedules, EMA and precision state into this run."""
