@@ -119,3 +119,69 @@ def test_no_import_cycles():
 @pytest.mark.parametrize("name", sorted(n for n in MODULES if not n.endswith("__main__")))  # __main__ runs the CLI
 def test_every_module_imports(name):
     importlib.import_module(name)
+
+
+# The flow of the package, lowest first: a module may import its own layer and the layers below it, never one
+# above. face/ and video/ are tools (detection, alignment, tracking, codecs) that data mining uses as well as
+# restoring, so they sit below data/; the batch core (input expansion, output paths, reports) is infrastructure,
+# except its restore front (batch.restore_files), which drives the restorer.
+LAYERS: tuple[tuple[str, ...], ...] = (
+    ("errors", "config", "progress", "image_codecs", "image_metadata", "images", "batch", "weights", "configs"),
+    ("degrade",),
+    ("face", "video"),
+    ("data",),
+    ("models", "losses"),
+    ("train",),
+    ("restore", "batch.restore_files"),
+    ("eval",),
+    ("deploy", "distributed"),
+    ("commands", "cli", "serve", "__main__"),
+)
+# The package itself (``facedeblur/__init__``) holds ``__version__``, which any layer may read, and re-exports the
+# public API from above: it is imported as the lowest layer and its own imports are not checked.
+PACKAGE_NAME = "facedeblur"
+# Known imports up the flow, each with its reason; a new one fails the test until it is moved or listed here.
+UPWARD_ALLOWED = {
+    ("facedeblur.train.validate", "facedeblur.eval.metrics"): "training validates with evaluation's own metrics",
+}
+
+
+def layer_of(module: str) -> int:
+    """Index in :data:`LAYERS` of a package module (the most specific entry wins).
+
+    Example:
+        >>> layer_of("facedeblur.batch.restore_files") > layer_of("facedeblur.batch.paths")
+        True
+    """
+    if module == PACKAGE_NAME:
+        return 0
+    inner = module.removeprefix(PACKAGE_NAME + ".")
+    best, best_len = None, -1
+    for index, names in enumerate(LAYERS):
+        for name in names:
+            if (inner == name or inner.startswith(name + ".")) and len(name) > best_len:
+                best, best_len = index, len(name)
+    if best is None:
+        raise AssertionError(f"{module}: not placed in LAYERS (add its folder to the flow)")
+    return best
+
+
+def upward_imports(graph: dict[str, set[str]]) -> list[tuple[str, str]]:
+    """(module, imported) pairs where a module imports a layer above its own, beyond the allowed ones."""
+    return sorted(
+        (module, dep)
+        for module, deps in graph.items()
+        for dep in deps
+        if module != PACKAGE_NAME and layer_of(dep) > layer_of(module) and (module, dep) not in UPWARD_ALLOWED
+    )
+
+
+def test_imports_follow_the_flow_down():
+    graph = import_graph()
+    assert not upward_imports(graph), "imports up the flow: " + "; ".join(
+        f"{a} -> {b}" for a, b in upward_imports(graph)
+    )
+    for pair in UPWARD_ALLOWED:  # a listed exception that no longer exists is stale
+        assert pair[1] in graph[pair[0]], f"{pair}: no longer imported; drop it from UPWARD_ALLOWED"
+    # the check can fail: restoring code imported from the degradations would be flagged
+    assert upward_imports({**graph, "facedeblur.degrade.ops": {"facedeblur.restore"}})
