@@ -25,19 +25,15 @@ BUNDLED = REPO / "src" / "facedeblur" / "weights" / "default.safetensors"
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from plot_campaign import PROTOCOLS, pairs_folder  # noqa: E402  (the curve's protocols and pairs)
+from scoring import protocol_scores  # noqa: E402  (the curve's scoring)
 from search_default import cli  # noqa: E402  (the same facedeblur CLI call)
 
 
 def score(weights: Path, folders: dict[str, Path]) -> dict[str, float]:
     """PSNR gain over the input on every protocol, plus the MSPL-like PSNR/SSIM and its input's PSNR."""
-    from facedeblur.eval.runner import evaluate_method, load_method, read_pairs, summarise
-
     out: dict[str, float] = {}
     for protocol, folder in folders.items():
-        pairs = read_pairs(folder)
-        metrics = ("psnr", "ssim") if protocol == "mspl" else ("psnr",)
-        base = summarise(evaluate_method(pairs, load_method("blurred"), metrics=metrics).rows, metrics)
-        mine = summarise(evaluate_method(pairs, load_method(str(weights)), metrics=metrics).rows, metrics)
+        mine, base = protocol_scores(weights, folder, ("psnr", "ssim") if protocol == "mspl" else ("psnr",))
         out[f"{protocol}_gain"] = round(mine["psnr"] - base["psnr"], 3)
         if protocol == "mspl":
             out.update(mspl_psnr=round(mine["psnr"], 3), mspl_ssim=round(mine["ssim"], 4))

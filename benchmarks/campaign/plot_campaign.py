@@ -15,9 +15,14 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from scoring import protocol_scores  # noqa: E402  (shared with bundle_default.py)
+
 PROTOCOLS = {"mspl": [], "frames": [], "blind": ["faces=60"], "mild": []}
 
 
@@ -31,14 +36,8 @@ def pairs_folder(protocol: str, work: Path, shared_data: Path) -> Path:
 
 def gain(weights: Path, pairs_dir: Path) -> float:
     """Mean PSNR gain (dB) of a weights file over the blurred input on a pairs folder."""
-    from facedeblur.eval.runner import evaluate_method, load_method, read_pairs, summarise
-
-    pairs = read_pairs(pairs_dir)
-    scores = {}
-    for name in ("blurred", str(weights)):
-        result = evaluate_method(pairs, load_method(name), metrics=("psnr",))
-        scores[name] = summarise(result.rows, ("psnr",))["psnr"]
-    return scores[str(weights)] - scores["blurred"]
+    mine, blurred = protocol_scores(weights, pairs_dir)
+    return mine["psnr"] - blurred["psnr"]
 
 
 def main() -> int:
