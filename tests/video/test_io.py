@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import stat
 
 import numpy as np
 import pytest
@@ -164,3 +166,32 @@ def test_display_rotation_is_applied_for_processing_and_kept(tmp_path):
         frame = next(container.decode(video=0))
         assert (frame.rotation, frame.width, frame.height) == (-90, 64, 32)
         assert frame.to_ndarray(format="rgb24")[:4, :, 0].mean() > 200
+
+
+def test_video_writers_leave_nothing_behind_when_they_fail_and_give_the_usual_mode(tmp_path):
+    def frames_then_failure():
+        yield np.zeros((16, 16, 3), np.uint8)
+        raise RuntimeError("the pipeline broke")
+
+    out = tmp_path / "out"
+    with pytest.raises(RuntimeError, match="the pipeline broke"):
+        write_video(out / "a.mp4", frames_then_failure())
+    assert sorted(p.name for p in out.iterdir()) == []  # no half-written file, no hidden temporary
+
+    src = out / "in.mkv"
+    assert write_video(src, [np.full((16, 16, 3), 40 * i, np.uint8) for i in range(3)]) == 3
+
+    def broken(rgb, i):
+        if i == 1:
+            raise RuntimeError("restore failed")
+        return rgb
+
+    with pytest.raises(RuntimeError, match="restore failed"):
+        transcode_video(src, out / "b.mp4", broken)
+    assert sorted(p.name for p in out.iterdir()) == ["in.mkv"]
+
+    transcode_video(src, out / "b.mp4", lambda rgb, i: rgb)
+    umask = os.umask(0)
+    os.umask(umask)
+    assert sorted(p.name for p in out.iterdir()) == ["b.mp4", "in.mkv"]
+    assert {stat.S_IMODE((out / name).stat().st_mode) for name in ("in.mkv", "b.mp4")} == {0o666 & ~umask}

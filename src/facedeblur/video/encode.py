@@ -22,8 +22,6 @@ Example:
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from fractions import Fraction
@@ -207,14 +205,6 @@ def add_video_stream(
     return stream
 
 
-def atomic_output(path: Path) -> str:
-    """A temporary file next to ``path`` (same extension) to write before renaming it into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
-    os.close(fd)
-    return tmp
-
-
 def check_extension(path: Path) -> str:
     ext = path.suffix.lower()
     if ext not in VIDEO_EXTENSIONS:
@@ -239,31 +229,25 @@ def write_video(
     import av
     import numpy as np
 
-    from facedeblur.images import give_usual_mode
+    from facedeblur.images import atomic_path
 
     path = Path(path)
     ext = check_extension(path)
-    tmp = atomic_output(path)
     count = 0
     rate = Fraction(fps).limit_denominator(1001)
-    try:
-        with av.open(tmp, mode="w") as output:
-            stream = None
-            for rgb in frames:
-                rgb = np.ascontiguousarray(rgb, dtype=np.uint8)
-                if stream is None:
-                    stream = add_video_stream(output, ext, rgb.shape[1], rgb.shape[0], rate, 1 / rate, options)
-                frame = rgb_frame(rgb, stream.pix_fmt)
-                frame.pts = count
-                output.mux(stream.encode(frame))
-                count += 1
-            if stream is None:  # a valid header with a video stream and no frames (tests use it)
-                stream = add_video_stream(output, ext, 16, 16, rate, 1 / rate, options)
-                output.start_encoding()
-            output.mux(stream.encode(None))
-        give_usual_mode(tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    # muxers pick the format by the extension: the temporary keeps it (.<stem>.XXXXXXXX<ext>)
+    with atomic_path(path, same_extension=True) as tmp, av.open(tmp, mode="w") as output:
+        stream = None
+        for rgb in frames:
+            rgb = np.ascontiguousarray(rgb, dtype=np.uint8)
+            if stream is None:
+                stream = add_video_stream(output, ext, rgb.shape[1], rgb.shape[0], rate, 1 / rate, options)
+            frame = rgb_frame(rgb, stream.pix_fmt)
+            frame.pts = count
+            output.mux(stream.encode(frame))
+            count += 1
+        if stream is None:  # a valid header with a video stream and no frames (tests use it)
+            stream = add_video_stream(output, ext, 16, 16, rate, 1 / rate, options)
+            output.start_encoding()
+        output.mux(stream.encode(None))
     return count

@@ -29,7 +29,6 @@ Example:
 from __future__ import annotations
 
 import collections
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -41,7 +40,7 @@ import numpy as np
 
 from facedeblur.errors import InputError
 from facedeblur.video.decode import DecodeStats, Frame, decode_frames
-from facedeblur.video.encode import EncodeOptions, add_video_stream, atomic_output, check_extension, rgb_frame
+from facedeblur.video.encode import EncodeOptions, add_video_stream, check_extension, rgb_frame
 from facedeblur.video.pipeline import Stage, StageStats, run_stages
 from facedeblur.video.streams import VideoInfo, copy_metadata, copy_streams, first_line, frame_rate, open_input
 
@@ -124,7 +123,7 @@ def transcode_video(
     """
     import av
 
-    from facedeblur.images import give_usual_mode
+    from facedeblur.images import atomic_path
 
     start_time = time.perf_counter()
     src, dst = Path(src), Path(dst)
@@ -133,7 +132,6 @@ def transcode_video(
     if stages is None:
         stages = [_per_frame(process)] if process is not None else []
     container = open_input(src)
-    tmp = atomic_output(dst)
     decode_stats = DecodeStats()
     warnings: list[str] = []
     written = 0
@@ -141,7 +139,8 @@ def transcode_video(
         in_video = container.streams.video[0]
         width, height = int(in_video.codec_context.width), int(in_video.codec_context.height)
         rate = frame_rate(in_video)
-        with av.open(tmp, mode="w") as output:
+        # muxers pick the format by the extension: the temporary keeps it (.<stem>.XXXXXXXX<ext>)
+        with atomic_path(dst, same_extension=True) as tmp, av.open(tmp, mode="w") as output:
             index_pts = ext == ".avi"  # AVI counts frames; the other containers keep the input's timestamps
             time_base = 1 / rate if index_pts else Fraction(in_video.time_base or 1 / rate)
             out_video = add_video_stream(output, ext, width, height, rate, time_base, options, source=in_video)
@@ -206,12 +205,8 @@ def transcode_video(
             output.mux(out_video.encode(None))
             mux_side()
             stats["encode"].seconds += time.perf_counter() - flush_start
-        give_usual_mode(tmp)
-        os.replace(tmp, dst)
     finally:
         container.close()
-        if os.path.exists(tmp):
-            os.unlink(tmp)
     warnings = decode_stats.warnings(src) + warnings
     info = VideoInfo(
         width=width,
