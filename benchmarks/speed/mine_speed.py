@@ -36,7 +36,7 @@ def main() -> int:
     from facedeblur.commands.mine import find_videos
     from facedeblur.data.mining import MiningConfig, format_summary, mine_videos
 
-    videos = find_videos([str(args.videos)])
+    videos = [f.path for f in find_videos([str(args.videos)]).files]
     out = args.out or Path(tempfile.mkdtemp(prefix="mine-speed-"))
     config = MiningConfig(size=args.size)
     print(
@@ -44,9 +44,10 @@ def main() -> int:
         f" {os.cpu_count()} cores, OpenCV threads {cv2.getNumThreads()}"
     )
     cpu_start = time.process_time()
-    summary = mine_videos(videos, out / "in-process", config, progress=False)
+    report = mine_videos(videos, out / "in-process", config, progress=False)
     cpu_seconds = time.process_time() - cpu_start
-    print(format_summary(summary))
+    print(format_summary(report))
+    summary = report["summary"]
     frames = summary["frames"]
     stages = ", ".join(f"{k} {1000 * v / frames:.1f}" for k, v in summary["stage_cpu_seconds"].items())
     print(
@@ -60,7 +61,7 @@ def main() -> int:
         from facedeblur.distributed.ray_jobs import mine_videos_with_ray
 
         ray.init(num_cpus=args.ray_cpus, include_dashboard=False, log_to_driver=False)
-        ray_summary = mine_videos_with_ray(videos, out / "ray", config, address="local")
+        ray_summary = mine_videos_with_ray(videos, out / "ray", config, address="local")["summary"]
         print(f"Ray, {args.ray_cpus} local workers: {ray_summary['frames_per_second']:.2f} frames/s (incl. start-up)")
     record = {"frames": frames, "frames_per_second": summary["frames_per_second"], "cpu_seconds": round(cpu_seconds, 2)}
     print(json.dumps({**record, "out": str(out)}))

@@ -81,13 +81,28 @@ def test_faceless_video_is_rejected(mined):
     assert not (out / "faceless" / "crops").exists()
 
 
+BATCH_KEYS = {"facedeblur", "command", "complete", "stopped", "options", "summary", "files", "failures"}
+
+
+def _records(report):
+    return {r["name"]: r for r in report["files"]}
+
+
 def test_dataset_summary_and_pairs(mined):
     _, out = mined
-    summary = json.loads((out / "report.json").read_text())
-    assert set(summary["videos"]) == {"moving", "static", "faceless"}
+    report = json.loads((out / "report.json").read_text())
+    assert set(report) == BATCH_KEYS | {"ray"} and report["command"] == "mine" and report["complete"]
+    assert report["ray"] is None and report["options"]["size"] == 64 and report["options"]["pairs"] is True
+    videos = _records(report)
+    assert set(videos) == {"moving", "static", "faceless"} and report["failures"] == []
+    assert [r["input"] for r in report["files"]] == sorted(r["input"] for r in report["files"])
+    assert all(r["status"] == "ok" for r in report["files"])
+    assert videos["moving"]["verdict"] == "accepted" and videos["static"]["verdict"] == "rejected"
+    summary = report["summary"]
+    assert summary["files"] == summary["ok"] == 3 and summary["failed"] == 0
     assert summary["accepted_videos"] == 1 and summary["rejected_videos"] == 2
-    assert summary["frames_per_second"] > 0
-    assert summary["pairs"] >= 1 and summary["videos"]["moving"]["pairs"]["written"] == summary["pairs"]
+    assert summary["frames"] == sum(r["frames"] for r in report["files"]) and summary["frames_per_second"] > 0
+    assert summary["pairs"] >= 1 and videos["moving"]["pairs"]["written"] == summary["pairs"]
     blurred = sorted((out / "pairs" / "blurred" / "moving").glob("*.png"))
     assert len(blurred) == summary["pairs"]
     lq = read_image(blurred[0]).astype(np.float32)
@@ -117,7 +132,13 @@ def test_unreadable_video_is_reported(tmp_path, capsys):
     assert main(["mine", str(bad.parent), "-o", str(tmp_path / "ds"), "--quiet"]) == 1
     report = _report(tmp_path / "ds", "broken")
     assert report["status"] == "rejected" and report["reason"].startswith("unreadable video")
-    assert "broken.mp4" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert sum("broken.mp4" in line for line in err.splitlines()) == 1, err  # named once
+    dataset = json.loads((tmp_path / "ds" / "report.json").read_text())
+    (record,) = dataset["files"]
+    assert record["status"] == "failed" and record["verdict"] == "rejected" and "broken.mp4" in record["error"]
+    assert dataset["failures"] == [{"input": str(bad), "error": record["error"]}]
+    assert dataset["summary"]["failed"] == 1 and dataset["summary"]["failed_videos"] == 0
 
 
 def test_cli_user_errors(tmp_path, capsys):
@@ -152,10 +173,10 @@ def test_yaml_config_and_overrides(tmp_path, videos):
     config.write_text("size: 32\nmin_frames: 2\ndetector: hog\n")
     out = tmp_path / "ds"
     assert main(["mine", str(videos["faceless"]), "-o", str(out), "--config", str(config), "--quiet"]) == 0
-    summary = json.loads((out / "report.json").read_text())
-    assert summary["config"]["size"] == 32 and summary["config"]["min_frames"] == 2
+    options = json.loads((out / "report.json").read_text())["options"]
+    assert options["size"] == 32 and options["min_frames"] == 2
     assert main(["mine", str(videos["faceless"]), "-o", str(out), "--config", str(config), "--size", "40"]) == 0
-    assert json.loads((out / "report.json").read_text())["config"]["size"] == 40
+    assert json.loads((out / "report.json").read_text())["options"]["size"] == 40
 
 
 def test_pairs_do_not_depend_on_the_decoding_chunk(mined, videos, tmp_path, monkeypatch):
@@ -193,7 +214,11 @@ def test_an_error_in_one_video_does_not_stop_the_batch(videos, tmp_path, monkeyp
     monkeypatch.setattr(mining, "mine_video", flaky)
     out = tmp_path / "ds"
     assert main(["mine", str(videos["static"]), str(videos["faceless"]), "-o", str(out), "--quiet"]) == 1
-    summary = json.loads((out / "report.json").read_text())
-    assert summary["videos"]["static"]["status"] == "failed" and summary["failed_videos"] == 1
-    assert summary["videos"]["faceless"]["status"] == "rejected"
+    report = json.loads((out / "report.json").read_text())
+    videos = _records(report)
+    assert videos["static"]["status"] == "failed" and videos["static"]["verdict"] == "failed"
+    assert report["summary"]["failed_videos"] == report["summary"]["failed"] == 1
+    assert videos["faceless"]["status"] == "ok" and videos["faceless"]["verdict"] == "rejected"
+    assert videos["static"]["error"] == f"{videos['static']['input']}: RuntimeError: simulated crash"
+    assert report["failures"] == [{"input": videos["static"]["input"], "error": videos["static"]["error"]}]
     assert "static.mp4: RuntimeError: simulated crash" in capsys.readouterr().err

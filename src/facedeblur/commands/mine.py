@@ -65,7 +65,7 @@ def find_videos(items: list[str]):
 def _run(args: argparse.Namespace) -> int:
     from facedeblur.batch.paths import PathPolicy
     from facedeblur.config import apply_overrides, from_dict, load_yaml, to_dict
-    from facedeblur.data.mining import MiningConfig, format_summary, is_unusable, mine_videos
+    from facedeblur.data.mining import MiningConfig, format_summary, mine_videos
 
     found = find_videos(args.inputs)
     for _, message in found.problems:
@@ -89,17 +89,22 @@ def _run(args: argparse.Namespace) -> int:
     config = from_dict(MiningConfig, {**to_dict(config), **{k: v for k, v in fields.items() if v is not None}})
     out = Path(args.output)
     videos = [f.path for f in found.files]
+    problems = [(str(item), message) for item, message in found.problems]
     if args.ray:
         from facedeblur.distributed.ray_jobs import mine_videos_with_ray
 
-        summary = mine_videos_with_ray(videos, out, config, pairs=args.pairs, address=args.ray)
+        report = mine_videos_with_ray(videos, out, config, pairs=args.pairs, address=args.ray, problems=problems)
     else:
-        summary = mine_videos(videos, out, config, pairs=args.pairs, progress=not args.quiet, skip_bad=args.skip_bad)
-    print(format_summary(summary, errors_below=True))
-    unreadable = [v["reason"] for v in summary["videos"].values() if is_unusable(v)]
-    for reason in unreadable:  # the one line naming each bad video
-        print(f"facedeblur mine: {reason}", file=sys.stderr)
-    if len(summary["videos"]) < len(videos):
-        print(f"facedeblur mine: stopped by --no-skip-bad; {len(videos) - len(summary['videos'])} video(s) not mined")
+        report = mine_videos(
+            videos,
+            out,
+            config,
+            pairs=args.pairs,
+            progress=not args.quiet,
+            skip_bad=args.skip_bad,
+            problems=problems,
+            debug=args.debug,
+        )
+    print(format_summary(report, errors_below=True))  # each unusable video's line was printed as it failed
     print(f"report: {out / 'report.json'}")
-    return 1 if unreadable or found.problems else 0
+    return 1 if report["summary"]["failed"] or report["stopped"] else 0

@@ -57,11 +57,14 @@ def mine_videos_with_ray(
     config: Any,
     pairs: bool = False,
     address: str | None = "auto",
+    problems: Sequence[tuple[str, str]] = (),
 ) -> dict[str, Any]:
     """:func:`facedeblur.data.mining.mine_videos` as one Ray task per video (1 CPU each), same dataset.
 
     Every worker runs :func:`facedeblur.data.mining.mine_video_or_report` and writes its video's folder
-    under ``out_dir`` (a path all workers can reach: a shared file system on a multi-node cluster).
+    under ``out_dir`` (a path all workers can reach: a shared file system on a multi-node cluster). The
+    dataset report is the same batch-core report, its records added as the tasks finish (so an
+    interrupted run keeps what finished) and put in input order; each unusable video's line is printed.
 
     Args:
         videos: video files.
@@ -69,24 +72,40 @@ def mine_videos_with_ray(
         config: a :class:`facedeblur.data.mining.MiningConfig`.
         pairs: also build frame-averaged pairs.
         address: Ray cluster (see :func:`init_ray`), recorded as the report's ``ray``.
+        problems: ``(input, message)`` of inputs that are no videos, recorded as failures (already named).
 
     Returns:
-        The summary written to ``out_dir/report.json`` (videos in the order of ``videos``).
+        The dataset report written to ``out_dir/report.json`` (videos in the order of ``videos``).
     """
-    import time
-
     import ray
 
-    from facedeblur.data.mining import mine_video_or_report, prepare_dataset, write_summary
+    from facedeblur.batch.run import BatchResult, finish_batch, sayer
+    from facedeblur.data.mining import mine_video_or_report, prepare_dataset
+    from facedeblur.data.mining.report import COMMAND, open_report, video_record
 
     paths, names = prepare_dataset(videos, out_dir)
-    start = time.perf_counter()
+    report = open_report(Path(out_dir), config, pairs, address, problems)
+    say = sayer(COMMAND)
+    result = BatchResult()
     init_ray(address)
     task = ray.remote(num_cpus=1, max_retries=1)(mine_video_or_report)
     out = str(Path(out_dir).resolve())
-    refs = [task.remote(str(v.resolve()), out, config, name, pairs) for v, name in zip(paths, names, strict=True)]
-    reports = list(ray.get(refs))
-    return write_summary(Path(out_dir), reports, config, time.perf_counter() - start, pairs, address)
+    given = {task.remote(str(v.resolve()), out, config, name, pairs): v for v, name in zip(paths, names, strict=True)}
+    pending = list(given)
+    try:
+        while pending:
+            done, pending = ray.wait(pending, num_returns=1)
+            record = {**video_record(ray.get(done[0]), pairs), "input": str(given[done[0]])}
+            report.add(record)
+            if record["status"] == "failed":
+                say(record["error"])
+        report.reorder([str(v) for v in paths])
+    except KeyboardInterrupt:
+        result.stopped = f"interrupted; {len(pending)} video(s) not mined"
+        raise
+    finally:
+        finish_batch(report, result, say)
+    return result.report
 
 
 def _check_model(model: str | Path, backend: str) -> None:

@@ -20,7 +20,7 @@ for the video's and every frame's rejection. ``pairs`` then frame-averages windo
 videos (:func:`facedeblur.degrade.frames.frame_windows`) into ``blurred/``/``gt/`` training pairs
 aligned on the middle frame's landmarks. Layout of a dataset::
 
-    DATASET/report.json                      settings, per-video status and reason, frames/s
+    DATASET/report.json                      the batch core's report: settings, a record per video, frames/s
     DATASET/<video>/report.json              status, reason, one record per frame
     DATASET/<video>/crops/<frame>.png        aligned crops (accepted videos only)
     DATASET/<video>/frames/<frame>.png       full frames (``full_frames``)
@@ -45,7 +45,7 @@ from __future__ import annotations
 from facedeblur.data.mining.batch import mine_video_or_report, mine_videos, prepare_dataset, unique_names
 from facedeblur.data.mining.config import MiningConfig
 from facedeblur.data.mining.pairs import build_pairs
-from facedeblur.data.mining.report import REPORT_NAME, format_summary, is_unusable, write_summary
+from facedeblur.data.mining.report import REPORT_NAME, format_summary, is_unusable, open_report, video_record
 from facedeblur.data.mining.video import mine_video
 
 __all__ = [
@@ -58,6 +58,7 @@ __all__ = [
     "mine_video_or_report",
     "mine_videos",
     "prepare_dataset",
+    "open_report",
     "unique_names",
-    "write_summary",
+    "video_record",
 ]

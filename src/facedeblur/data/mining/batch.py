@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from facedeblur.data.mining.config import MiningConfig
-from facedeblur.data.mining.report import REPORT_NAME, write_summary
+from facedeblur.data.mining.report import COMMAND, REPORT_NAME, open_report, video_record
 from facedeblur.data.mining.video import mine_video
 from facedeblur.errors import UserError, is_output_fatal
 from facedeblur.images import write_text_atomic
@@ -86,38 +85,49 @@ def mine_videos(
     pairs: bool = False,
     progress: bool = True,
     skip_bad: bool = True,
+    problems: Sequence[tuple[str, str]] = (),
+    debug: bool = False,
 ) -> dict[str, Any]:
-    """Mine several videos in this process and write the dataset report.
+    """Mine several videos in this process through the batch core and write the dataset report.
 
     One Ray task per video instead: :func:`facedeblur.distributed.ray_jobs.mine_videos_with_ray` (same
-    arguments and dataset).
+    arguments and dataset). Each unusable video's one line is printed (``facedeblur mine: ...``) as it fails.
 
     Args:
         videos: video files.
         out_dir: the dataset folder (created).
         config: mining settings.
         pairs: also build frame-averaged pairs of accepted videos.
-        progress: show a progress bar.
+        progress: show progress.
         skip_bad: go on past videos that fail (False: stop at the first).
+        problems: ``(input, message)`` of inputs that are no videos, recorded as failures (already named).
+        debug: print the traceback of an unexpected error in the batch loop itself.
 
     Returns:
-        The summary written to ``out_dir/report.json``: settings, per-video status and reason, counts
-        and frames per second (total frames / wall time).
+        The dataset report written to ``out_dir/report.json`` (:mod:`facedeblur.data.mining.report`):
+        settings, one record per video with its verdict and reason, counts and frames per second.
     """
+    from facedeblur.batch.run import run_batch
+
     paths, names = prepare_dataset(videos, out_dir)
     out = Path(out_dir)
-    start = time.perf_counter()
-    reports = []
-    for v, n in _progress(list(zip(paths, names, strict=True)), progress):
-        reports.append(mine_video_or_report(v, out, config, n, pairs))
-        if reports[-1]["status"] == "failed" and not skip_bad:
-            break
-    return write_summary(out, reports, config, time.perf_counter() - start, pairs, None)
+    report = open_report(out, config, pairs, None, problems)
 
+    def work(job: tuple[Path, str]) -> dict[str, Any]:
+        video, name = job
+        record = video_record(mine_video_or_report(video, out, config, name, pairs), pairs)
+        del record["input"]
+        return record
 
-def _progress(items: list, enabled: bool):
-    if not enabled:
-        return items
-    from tqdm import tqdm
-
-    return tqdm(items, desc="videos", unit="video")
+    result = run_batch(
+        list(zip(paths, names, strict=True)),
+        work,
+        report,
+        command=COMMAND,
+        name=lambda job: job[0],
+        skip_bad=skip_bad,
+        progress=progress,
+        debug=debug,
+        unit="video",
+    )
+    return result.report
