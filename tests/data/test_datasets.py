@@ -6,7 +6,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from facedeblur.cli import main
-from facedeblur.data.datasets import FaceFolder, PairedFolder, VideoPairs
+from facedeblur.data.datasets import FaceFolder, PairedFolder, VideoPairs, load_scores
 from facedeblur.errors import InputError, UserError
 from facedeblur.images import write_image
 
@@ -76,7 +76,9 @@ def test_face_folder_sharpness_filter(tmp_path):
     cv2.imwrite(str(root / "blurry.png"), cv2.GaussianBlur(img, (0, 0), 3))
     report = tmp_path / "scores.json"
     assert main(["data", "curate", str(root), "--size", "32", "--report", str(report), "--no-progress"]) == 0
-    scores = json.loads(report.read_text())["scores"]
+    data = json.loads(report.read_text())
+    scores = load_scores(report, 32)
+    assert data["size"] == 32 and scores == {r["input"]: r["scores"] for r in data["files"]} and len(scores) == 5
     for metric in ("laplacian", "crete"):
         blurry = scores[str(root / "blurry.png")][metric]
         sharp = min(v[metric] for k, v in scores.items() if "blurry" not in k)
@@ -90,6 +92,38 @@ def test_face_folder_sharpness_filter(tmp_path):
         FaceFolder(root, size=48, min_sharpness=1, scores=report)
     with pytest.raises(UserError, match="no image reaches"):
         FaceFolder(root, min_sharpness=1e9)
+
+
+def test_load_scores_reads_earlier_and_interrupted_curate_reports(tmp_path):
+    import cv2
+
+    root = make_faces(tmp_path / "faces", n=4)
+    img = cv2.imread(str(root / "f00.png"))
+    cv2.imwrite(str(root / "blurry.png"), cv2.GaussianBlur(img, (0, 0), 3))
+    report = tmp_path / "scores.json"
+    assert main(["data", "curate", str(root), "--size", "32", "--report", str(report), "--no-progress"]) == 0
+    scores = load_scores(report, 32)
+    threshold = (scores[str(root / "blurry.png")]["laplacian"] + scores[str(root / "f00.png")]["laplacian"]) / 2
+    expected = FaceFolder(root, size=32, min_sharpness=threshold, metric="laplacian").files
+    assert len(expected) == 4
+
+    earlier = tmp_path / "earlier.json"  # the layout curate wrote before the batch core's
+    earlier.write_text(json.dumps({"command": "data curate", "size": 32, "scores": scores, "summary": {}}))
+    assert load_scores(earlier, 32) == scores
+    assert FaceFolder(root, size=32, min_sharpness=threshold, metric="laplacian", scores=earlier).files == expected
+
+    data = json.loads(report.read_text())  # a killed run's report: two files scored, the rest scored on the fly
+    data["files"], data["complete"] = data["files"][:2], False
+    cut = tmp_path / "cut.json"
+    cut.write_text(json.dumps(data))
+    assert len(load_scores(cut, 32)) == 2
+    assert FaceFolder(root, size=32, min_sharpness=threshold, metric="laplacian", scores=cut).files == expected
+
+    with pytest.raises(UserError, match="size 32, the dataset uses 64"):
+        load_scores(report, 64)
+    (tmp_path / "other.json").write_text(json.dumps({"summary": {}}))
+    with pytest.raises(UserError, match="not a curate report"):
+        load_scores(tmp_path / "other.json", 32)
 
 
 def test_face_folder_bad_files(tmp_path):

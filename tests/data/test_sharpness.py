@@ -1,4 +1,5 @@
 import json
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -49,6 +50,9 @@ def make_folder(root):
     return root
 
 
+BATCH_KEYS = {"facedeblur", "command", "complete", "stopped", "options", "summary", "files", "failures"}
+
+
 def test_curate_lists_keeps_and_moves(tmp_path, capsys):
     root = make_folder(tmp_path / "faces")
     report_path = tmp_path / "r.json"
@@ -58,11 +62,20 @@ def test_curate_lists_keeps_and_moves(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "4 of 5 faces kept" in out and "blurry.png" in out.splitlines()[-1]
     report = json.loads(report_path.read_text())
-    assert report["scored"] == 5 and report["kept"] == 4 and set(report["summary"]) == {"laplacian", "crete"}
+    assert set(report) == BATCH_KEYS | {"size"} and report["command"] == "data curate" and report["complete"]
+    assert report["size"] is None and report["options"]["threshold"] == 100 and report["failures"] == []
+    summary = report["summary"]
+    assert summary["files"] == summary["ok"] == summary["scored"] == 5 and summary["kept"] == 4
+    assert set(summary["percentiles"]) == {"laplacian", "crete"}
+    records = {Path(r["input"]).name: r for r in report["files"]}
+    assert records["blurry.png"]["kept"] is False and all(records[f"s{i}.png"]["kept"] for i in range(4))
+    assert records["blurry.png"]["scores"]["laplacian"] < 100 <= records["s0.png"]["scores"]["laplacian"]
     assert sorted(keep.read_text().split()) == sorted(str(root / f"s{i}.png") for i in range(4))
     rejected = tmp_path / "rejected"
-    assert main([*args, "--threshold", "100", "--move-rejected", str(rejected)]) == 0
+    assert main([*args, "--threshold", "100", "--move-rejected", str(rejected), "--report", str(report_path)]) == 0
     assert (rejected / "blurry.png").is_file() and not (root / "blurry.png").exists()
+    moved = {Path(r["input"]).name: r for r in json.loads(report_path.read_text())["files"]}
+    assert moved["blurry.png"]["moved_to"] == str(rejected / "blurry.png") and "moved_to" not in moved["s0.png"]
     assert main([*args, "--move-rejected", str(rejected)]) == 2  # needs --threshold
     assert main([*args, "--threshold", "1", "--move-rejected", str(root / "inside")]) == 2
 
@@ -74,7 +87,14 @@ def test_curate_bad_files(tmp_path, capsys):
     assert "bad.png" in capsys.readouterr().err
     assert main(["data", "curate", str(root), "--skip-bad", "--no-progress", "--report", str(tmp_path / "r.json")]) == 1
     report = json.loads((tmp_path / "r.json").read_text())
-    assert report["scored"] == 5 and "bad.png" in report["failed"][0]
+    assert report["summary"]["scored"] == 5 and report["summary"]["failed"] == 1
+    assert report["failures"] == [{"input": str(root / "bad.png"), "error": report["failures"][0]["error"]}]
+    assert "bad.png" in report["failures"][0]["error"]
+    assert (
+        main(["data", "curate", str(root), "--no-skip-bad", "--no-progress", "--report", str(tmp_path / "r.json")]) == 1
+    )
+    stopped = json.loads((tmp_path / "r.json").read_text())  # written although the run stopped
+    assert stopped["complete"] is False and "stopped by --no-skip-bad" in stopped["stopped"]
     scores, failed = score_files([root / "bad.png", root / "s0.png"], skip_bad=True)
     assert len(scores) == 1 and len(failed) == 1
 

@@ -81,6 +81,9 @@ def register(subparsers) -> None:
     p.set_defaults(handler=_run_parse_labels)
 
 
+CURATE = "data curate"
+
+
 def _percentiles(values) -> dict[str, float]:
     import numpy as np
 
@@ -89,13 +92,46 @@ def _percentiles(values) -> dict[str, float]:
     return {f"p{q}": round(float(v), 4) for q, v in zip(qs, pct, strict=True)}
 
 
+def curate_summary(metrics, metric: str, threshold: float | None):
+    """The summary fields a curate report adds to the batch counts (``summarize`` of its BatchReport).
+
+    Args:
+        metrics: the metrics every face is scored with.
+        metric: the one ``--threshold`` applies to.
+        threshold: faces scoring below are rejected (None: every scored face is kept).
+
+    Returns:
+        A function of the records giving ``scored``, ``kept`` and ``percentiles`` (per metric: p1 ... p99).
+
+    Example:
+        >>> summarize = curate_summary(("laplacian",), "laplacian", 10)
+        >>> records = [{"status": "ok", "scores": {"laplacian": v}, "kept": v >= 10} for v in (5, 20, 30)]
+        >>> summary = summarize(records + [{"status": "failed"}])
+        >>> summary["scored"], summary["kept"], summary["percentiles"]["laplacian"]["p50"]
+        (3, 2, 20.0)
+    """
+
+    def summarize(records: list[dict]) -> dict:
+        scored = [r["scores"] for r in records if r["status"] == "ok" and "scores" in r]
+        kept = sum(1 for r in records if r["status"] == "ok" and r.get("kept", True) and "scores" in r)
+        percentiles = {m: _percentiles([s[m] for s in scored]) for m in metrics} if scored else {}
+        return {
+            "scored": len(scored),
+            "kept": kept if threshold is not None else len(scored),
+            "percentiles": percentiles,
+        }
+
+    return summarize
+
+
 def _run_curate(args: argparse.Namespace) -> int:
     import shutil
 
     from facedeblur.batch.inputs import IMAGE_EXTENSIONS, expand_inputs
     from facedeblur.batch.paths import PathPolicy
-    from facedeblur.data.sharpness import METRICS, score_files
-    from facedeblur.errors import InputError
+    from facedeblur.batch.report import BatchReport
+    from facedeblur.batch.run import run_batch
+    from facedeblur.data.sharpness import METRICS, score_file
     from facedeblur.images import write_text_atomic
 
     root = Path(args.folder)
@@ -108,7 +144,7 @@ def _run_curate(args: argparse.Namespace) -> int:
     if not files:
         raise UserError(f"{root}: no images found")
     for _, message in found.problems:  # dangling links, FIFOs named like images
-        print(f"facedeblur data curate: {message}", file=sys.stderr)
+        print(f"facedeblur {CURATE}: {message}", file=sys.stderr)
     if (args.keep_list or args.move_rejected) and args.threshold is None:
         raise UserError("--keep-list and --move-rejected need --threshold")
     policy = PathPolicy(files, [root])
@@ -117,53 +153,73 @@ def _run_curate(args: argparse.Namespace) -> int:
             policy.reserve(path, what)
     if args.move_rejected:
         policy.check_folder(args.move_rejected, "--move-rejected")
-    try:
-        size = args.size or None
-        scores, failed = score_files(files, METRICS, args.skip_bad, not args.quiet, size)
-        failed = [message for _, message in found.problems] + failed
-    except InputError as err:
-        print(f"facedeblur data curate: error: {err} (stopped by --no-skip-bad)", file=sys.stderr)
+    size = args.size or None
+    options = {
+        "folder": str(root),
+        "metric": args.metric,
+        "threshold": args.threshold,
+        "size": size,
+        "limit": args.limit,
+        "keep_list": args.keep_list,
+        "move_rejected": args.move_rejected,
+    }
+    # the batch core's report; "size" also at the top, where facedeblur.data.datasets.load_scores checks it
+    report = BatchReport(args.report, CURATE, options, summarize=curate_summary(METRICS, args.metric, args.threshold))
+    report.extra = {"size": size}
+    for item, message in found.problems:  # named above
+        report.add({"input": str(item), "status": "failed", "error": message})
+
+    def work(path: Path) -> dict:
+        scores = score_file(path, METRICS, size)
+        return {
+            "scores": scores,
+            **({"kept": scores[args.metric] >= args.threshold} if args.threshold is not None else {}),
+        }
+
+    result = run_batch(
+        files,
+        work,
+        report,
+        command=CURATE,
+        skip_bad=args.skip_bad,
+        progress=not args.quiet,
+        debug=args.debug,
+        unit="img",
+    )
+    if result.stopped:
         return 1
-    ranked = sorted(scores, key=lambda p: scores[p][args.metric])
-    summary = {m: _percentiles([s[m] for s in scores.values()]) for m in METRICS}
-    print(f"{len(scores)} faces scored in {root}" + (f" at {size} px" if size else ""))
-    for m in METRICS:
-        print(f"  {m:9s} " + " ".join(f"{k}={v:g}" for k, v in summary[m].items()))
-    kept = ranked
+    records = [r for r in result.report["files"] if r["status"] == "ok" and "scores" in r]
+    summary = result.report["summary"]
+    print(f"{summary['scored']} faces scored in {root}" + (f" at {size} px" if size else ""))
+    for m, values in summary["percentiles"].items():
+        print(f"  {m:9s} " + " ".join(f"{k}={v:g}" for k, v in values.items()))
+    ranked = sorted(records, key=lambda r: r["scores"][args.metric])
+    kept = [r["input"] for r in ranked if r.get("kept", True)]
     if args.threshold is not None:
-        kept = [p for p in ranked if scores[p][args.metric] >= args.threshold]
-        share = 100.0 * len(kept) / max(1, len(scores))
-        print(f"{args.metric} >= {args.threshold:g}: {len(kept)} of {len(scores)} faces kept ({share:.1f}%)")
-    for path in ranked[: args.list]:
-        print(f"{scores[path][args.metric]:12.4f}  {path}")
-    kept_set = set(kept)
-    rejected = [p for p in ranked if p not in kept_set]
+        share = 100.0 * len(kept) / max(1, len(ranked))
+        print(f"{args.metric} >= {args.threshold:g}: {len(kept)} of {len(ranked)} faces kept ({share:.1f}%)")
+    for r in ranked[: args.list]:
+        print(f"{r['scores'][args.metric]:12.4f}  {r['input']}")
     if args.keep_list:
         write_text_atomic(args.keep_list, "".join(f"{p}\n" for p in sorted(kept)))
     if args.move_rejected:
         dest_root = Path(args.move_rejected)
-        for path in rejected:
-            dest = dest_root / Path(path).relative_to(root)
+        rejected = [r for r in ranked if not r["kept"]]
+        for r in rejected:
+            dest = dest_root / Path(r["input"]).relative_to(root)
             dest.parent.mkdir(parents=True, exist_ok=True)
-            shutil.move(path, dest)
+            shutil.move(r["input"], dest)
+            report.add({**r, "moved_to": str(dest)})
         print(f"moved {len(rejected)} faces to {dest_root}")
-    if args.report:
-        report = {
-            "command": "data curate",
-            "folder": str(root),
-            "metric": args.metric,
-            "threshold": args.threshold,
-            "size": size,
-            "scored": len(scores),
-            "kept": len(kept),
-            "summary": summary,
-            "failed": failed,
-            "scores": scores,
-        }
-        write_text_atomic(args.report, json.dumps(report, indent=1, sort_keys=True) + "\n")
-    for line in failed[len(found.problems) :]:  # the problems were named before scoring
-        print(f"facedeblur data curate: {line}", file=sys.stderr)
-    return 1 if failed else 0
+        try:
+            report.close()
+        except OSError as err:
+            from facedeblur.errors import describe_os_error
+
+            why = describe_os_error(err, args.report)
+            print(f"facedeblur {CURATE}: the report could not be written: {why}", file=sys.stderr)
+            return 1
+    return result.exit_code
 
 
 def _run_inspect(args: argparse.Namespace) -> int:

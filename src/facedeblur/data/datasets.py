@@ -63,13 +63,27 @@ def _read_rgb(path: Path) -> np.ndarray:
 def load_scores(path: str | Path, size: int | None = None) -> dict[str, dict[str, float]]:
     """Sharpness scores from a ``facedeblur data curate --report`` JSON: ``{path: {metric: score}}``.
 
-    Raises UserError when the report was scored at another size than ``size`` (scores depend on it).
+    Reads the batch core's layout (each scored file's record holds its ``scores``; an interrupted run's
+    report gives the files it scored) and the layout of earlier versions (one ``scores`` table).
+
+    Args:
+        path: the report.
+        size: the face size the dataset scores at (the report's ``size`` must match: scores depend on it).
+
+    Returns:
+        The scores by image path, as the report names the images.
+
+    Raises:
+        UserError: not a curate report, or one scored at another size.
     """
     path = Path(path)
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-        scores = data["scores"]
-    except (OSError, ValueError, KeyError, TypeError) as err:
+        if isinstance(data.get("files"), list):
+            scores = {str(r["input"]): r["scores"] for r in data["files"] if r.get("status") == "ok" and "scores" in r}
+        else:  # a report of an earlier version: one table
+            scores = data["scores"]
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as err:
         raise UserError(f"{path}: not a curate report with 'scores' ({err})") from err
     if data.get("size") != size:
         raise UserError(f"{path}: scores were computed at size {data.get('size')}, the dataset uses {size}")

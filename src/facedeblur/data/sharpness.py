@@ -100,6 +100,18 @@ def sharpness(image: np.ndarray, metric: Metric = "laplacian", size: int | None 
     raise ValueError(f"unknown sharpness metric {metric!r}; expected one of {METRICS}")
 
 
+def score_file(path: str | Path, metrics: Sequence[str] = METRICS, size: int | None = None) -> dict[str, float]:
+    """Score one image file with each of ``metrics`` at ``size`` px (None: as is), rounded to 6 decimals.
+
+    Raises:
+        InputError: the file is no readable image.
+    """
+    from facedeblur.images import read_image
+
+    image = read_image(path)
+    return {m: round(sharpness(image, m, size), 6) for m in metrics}
+
+
 def score_files(
     paths: Sequence[str | Path],
     metrics: Sequence[str] = METRICS,
@@ -117,7 +129,6 @@ def score_files(
     """
     from facedeblur.batch.run import run_one
     from facedeblur.errors import InputError
-    from facedeblur.images import read_image
 
     for m in metrics:
         if m not in METRICS:
@@ -132,8 +143,7 @@ def score_files(
     for path in iterator:
 
         def work(path=path) -> dict:
-            image = read_image(path)
-            return {"scores": {m: round(sharpness(image, m, size), 6) for m in metrics}}
+            return {"scores": score_file(path, metrics, size)}
 
         record = run_one(path, work)
         if record["status"] == "failed":
