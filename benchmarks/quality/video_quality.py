@@ -10,14 +10,18 @@ For each dev clip (first ``--seconds``):
    ``--search-seconds``), blurred by averaging 9 neighbouring frames in linear light (real motion
    blur; the sharp frames are the truth), written losslessly, restored (lossless output) without
    temporal smoothing (``off``), with the default smoothing and the model on every frame
-   (``smoothed``), and with the package's defaults (``default``: the model also skips faces that did
-   not change): face-box PSNR against the sharp frames and flicker, each against the blurred input's.
+   (``smoothed``), with the package's defaults but neither the alignment hold, the steady rounding
+   nor the noise-scaled face averaging (``unsteady``: the defaults before they had them), and with
+   the package's defaults (``default``: the model also skips faces that did not change, a still face
+   keeps its alignment, pasted pixels do not toggle, noisy faces are averaged over time): face-box
+   PSNR against the sharp frames and flicker, each against the blurred input's.
 3. **Steady, real clip**: flicker of the restore (lossless output) in every configuration above,
    against the input's.
 
 Usage:
     python benchmarks/quality/video_quality.py [../shared/data/videos] [--seconds 2] [--clips d3 d19] \
-        [--crfs 17 14 12 10] [--weights 0.5 0.9 --smooth detail] [--intervals 2 3] [--no-steady]
+        [--crfs 17 14 12 10] [--weights 0.5 0.9 --smooth face] [--intervals 2 3] [--config 'nohold={"hold": 0}'] \
+        [--no-steady]
 """
 
 from __future__ import annotations
@@ -36,14 +40,30 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clips", nargs="*", help="clip stems (default: every clip in the folder)")
     parser.add_argument("--crfs", nargs="*", type=int, default=[17, 14, 12, 10])
     parser.add_argument("--model", default="default")
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--threads", type=int, help="model/codec threads (default: restore_video's)")
     parser.add_argument("--weights", nargs="*", type=float, default=[], help="more temporal weights to compare")
     parser.add_argument("--smooth", default="change", help="what --weights smooth: change, detail or face")
     parser.add_argument("--intervals", nargs="*", type=int, default=[], help="more model intervals to compare")
+    parser.add_argument(
+        "--config",
+        nargs="*",
+        default=[],
+        metavar="NAME=JSON",
+        help="more configurations to compare: restore_video keyword arguments, e.g. nohold='{\"hold\": 0}'",
+    )
     parser.add_argument("--no-steady", dest="steady", action="store_false", help="skip the frames protocol")
     parser.add_argument("--search-seconds", type=float, default=12.0, help="where to look for the most motion")
     parser.add_argument("--json", type=Path, help="also write every figure to this file")
+    parser.add_argument(
+        "--update-readme",
+        action="store_true",
+        help="rewrite README.md's flicker table (between the video-steady markers) from the figures",
+    )
+    parser.add_argument("--from-json", type=Path, help="no run: an earlier --json file's figures (for --update-readme)")
     args = parser.parse_args(argv)
+    if args.from_json:
+        figures = json.loads(args.from_json.read_text())
+        return update_readme(figures) if args.update_readme else 0
 
     import numpy as np
     import torch
@@ -52,7 +72,8 @@ def main(argv: list[str] | None = None) -> int:
     from facedeblur.restore import Restorer
     from facedeblur.video import EncodeOptions, transcode_video, trim_video, write_video
 
-    torch.set_num_threads(args.threads)
+    if args.threads:
+        torch.set_num_threads(args.threads)
     restorer = Restorer(args.model, device="cpu")
     paths = sorted(p for p in args.videos.iterdir() if p.suffix.lower() in (".mp4", ".mov", ".mkv", ".avi"))
     if args.clips:
@@ -62,11 +83,21 @@ def main(argv: list[str] | None = None) -> int:
     lossless = EncodeOptions("lossless")
     # off: the model on every frame, no smoothing; smoothed: the default smoothing, the model on every
     # frame; default: the package's defaults (smoothing, and the model skipping faces that did not change)
-    configs = {"off": {"temporal": 0.0, "model_interval": 1}, "smoothed": {"model_interval": 1}, "default": {}}
+    configs = {
+        "off": {"temporal": 0.0, "model_interval": 1},
+        "smoothed": {"model_interval": 1},
+        "unsteady": {"hold": 0.0, "steady_levels": 0.0, "smooth": "change"},
+        "default": {},
+    }
     for w in args.weights:
         configs[f"{args.smooth}{w:g}"] = {"temporal": w, "smooth": args.smooth}  # the default model interval
     for interval in args.intervals:
         configs[f"every{interval}"] = {"model_interval": interval}
+    for item in args.config:
+        name, _, options = item.partition("=")
+        configs[name] = json.loads(options)
+    if args.threads:
+        configs = {name: {**options, "threads": args.threads} for name, options in configs.items()}
     for path in paths:
         start = time.perf_counter()
         clip = work / f"{path.stem}{path.suffix}"
@@ -81,8 +112,8 @@ def main(argv: list[str] | None = None) -> int:
             row[f"reencode_crf{crf}_detail"] = score_video(read_clip(out), original, boxes).detail_retained
         default_out = work / f"{path.stem}_restored{path.suffix}"
         exact_out = work / f"{path.stem}_restored_lossless.mkv"
-        restorer.restore_video(clip, default_out)
-        restorer.restore_video(clip, exact_out, encode=lossless)
+        restorer.restore_video(clip, default_out, **configs["default"])
+        restorer.restore_video(clip, exact_out, encode=lossless, **configs["default"])
         restored, exact = read_clip(default_out), read_clip(exact_out)
         row["restore_encoder_detail"] = score_video(restored, exact, boxes).detail_retained
         real = score_video(exact, original, boxes)
@@ -164,6 +195,68 @@ def main(argv: list[str] | None = None) -> int:
         )
     if args.json:
         args.json.write_text(json.dumps(figures, indent=2) + "\n")
+    return update_readme(figures) if args.update_readme else 0
+
+
+BEGIN, END = "<!-- video-steady:begin -->", "<!-- video-steady:end -->"
+
+
+def steady_table(figures: dict) -> str:
+    """The README's flicker table: per clip, real-clip flicker and frames-protocol PSNR and flicker.
+
+    Columns: the input, ``unsteady`` (the defaults without the alignment hold, the steady rounding
+    and the noise-scaled face averaging: the defaults before them) and ``default``.
+    """
+    import numpy as np
+
+    def real(row: dict, name: str) -> float:
+        return row["real_flicker_out" if name == "default" else f"real_flicker_{name}"]
+
+    lines = [
+        "| clip | real: flicker in | unsteady | default | default vs in | frames: PSNR in | unsteady | default "
+        "| flicker in | unsteady | default |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    columns: list[list[float]] = []
+    for clip, row in figures.items():
+        frames_u, frames_d = row["frames_unsteady"], row["frames_default"]
+        values = [
+            row["real_flicker_in"],
+            real(row, "unsteady"),
+            real(row, "default"),
+            real(row, "default") / row["real_flicker_in"] - 1,
+            frames_d["psnr_in"],
+            frames_u["psnr_out"],
+            frames_d["psnr_out"],
+            frames_d["flicker_in"],
+            frames_u["flicker_out"],
+            frames_d["flicker_out"],
+        ]
+        columns.append(values)
+        lines.append(f"| {clip} | " + " | ".join(_cell(i, v) for i, v in enumerate(values)) + " |")
+    means = np.mean(np.array(columns), axis=0)
+    means[3] = means[2] / means[0] - 1
+    lines.append("| **mean** | " + " | ".join(f"**{_cell(i, v)}**" for i, v in enumerate(means)) + " |")
+    return "\n".join(lines)
+
+
+def _cell(i: int, value: float) -> str:
+    if i == 3:
+        return f"{value:+.1%}".replace("%", " %")
+    return f"{value:.2f}" if i in (4, 5, 6) else f"{value:.3f}"
+
+
+def update_readme(figures: dict) -> int:
+    """Replace the table between the video-steady markers of README.md; 1 when the markers are missing."""
+    readme = Path(__file__).resolve().parents[2] / "README.md"
+    text = readme.read_text(encoding="utf-8")
+    if BEGIN not in text or END not in text:
+        print(f"README.md has no {BEGIN} ... {END} block")
+        return 1
+    head, rest = text.split(BEGIN, 1)
+    _, tail = rest.split(END, 1)
+    readme.write_text(head + BEGIN + "\n" + steady_table(figures) + "\n" + END + tail, encoding="utf-8")
+    print(f"updated {readme}")
     return 0
 
 

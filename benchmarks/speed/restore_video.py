@@ -83,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=3.0, help="length of the clip restored")
     parser.add_argument("--model", default="default", help="bundled name, 'default' or a .safetensors path")
     parser.add_argument("--device", default="cpu", help="auto|cpu|cuda|mps")
-    parser.add_argument("--threads", type=int, default=2, help="torch threads (0: torch's default)")
+    parser.add_argument("--threads", type=int, default=2, help="model/codec threads (0: default)")
     parser.add_argument("--codec", default="auto", help="auto|h264|h265|lossless")
     parser.add_argument("--crf", type=int, default=None, help="CRF of both encodes (default: the package's)")
     parser.add_argument("--temporal", type=float, default=None, help="temporal smoothing weight (default 0.5)")
@@ -129,7 +129,12 @@ def main(argv: list[str] | None = None) -> int:
     for _ in range(args.repeats):  # alternate, so a load that comes and goes hits both alike
         t0 = time.perf_counter()
         result = restorer.restore_video(
-            clip, out, encode=options, temporal=args.temporal, model_interval=args.model_interval
+            clip,
+            out,
+            encode=options,
+            temporal=args.temporal,
+            model_interval=args.model_interval,
+            threads=args.threads or None,  # the model's, the decoder's and the encoder's
         )
         restores.append(time.perf_counter() - t0)
         plain.append(plain_reencode(clip, workdir / f"plain{args.video.suffix}", options))

@@ -502,6 +502,9 @@ class Restorer:
         model_interval: int | None = None,
         tracking: dict | None = None,
         span: tuple[int, int | None] | None = None,
+        hold: float | None = None,
+        steady_levels: float | None = None,
+        threads: int | None = None,
     ) -> VideoResult:
         """Restore every face of every frame of a video; timing, rotation, audio, subtitles and tags are kept.
 
@@ -518,9 +521,10 @@ class Restorer:
             encode: :class:`facedeblur.video.EncodeOptions` (codec, CRF); default: ``EncodeOptions()``.
             temporal: weight of the temporal smoothing of the model's change, 0 (off) to < 1
                 (default :data:`facedeblur.video.temporal.DEFAULT_WEIGHT`).
-            smooth: what the temporal smoothing averages: ``"change"`` (the model's change only;
-                default) or ``"face"`` (the restored face, the input's own noise included: steadier
-                than the input, a little softer).
+            smooth: what the temporal smoothing averages: ``"change"`` (the model's change only),
+                ``"face"`` (the restored face, the input's own noise included: steadier than the
+                input, a little softer) or ``"auto"`` (default: the change, and the face as much as its
+                track is noisy; see :class:`facedeblur.video.temporal.ChangeSmoother`).
             key_interval: frames between two detector runs (default: one second of frames,
                 :data:`facedeblur.video.faces.DEFAULT_KEY_SECONDS`).
             frames_per_batch: frames whose faces share one forward pass.
@@ -530,13 +534,30 @@ class Restorer:
             tracking: keyword arguments for :class:`facedeblur.face.tracking.FaceTracker`.
             span: only frames with ``start <= pts < end`` (a key-frame-aligned chunk; see
                 :func:`facedeblur.video.plan_chunks`); other streams are then not copied.
+            hold: a face keeps its previous frame's alignment while the fitted one moves its crop by
+                less than this many crop pixels (default :data:`facedeblur.video.faces.DEFAULT_HOLD`;
+                0: every frame its own).
+            steady_levels: while every face keeps its alignment, pasted 8-bit values keep the previous
+                frame's where within 0.5 + this many levels (default
+                :data:`facedeblur.video.faces.DEFAULT_STEADY_LEVELS`; 0: plain rounding).
+            threads: threads of the PyTorch model (set for this call, process-wide) and of the decoder
+                and encoder each (default :func:`facedeblur.video.faces.default_threads`: half the
+                CPUs this process may use, at least 1: the pipeline's own five threads need the rest).
 
         Raises:
             InputError: unreadable video or one without frames.
         """
         from facedeblur.face.detect import fit_landmarks
         from facedeblur.video import probe_video, transcode_video
-        from facedeblur.video.faces import DEFAULT_KEY_SECONDS, DEFAULT_MODEL_INTERVAL, FaceStages
+        from facedeblur.video.faces import (
+            DEFAULT_HOLD,
+            DEFAULT_KEY_SECONDS,
+            DEFAULT_MODEL_INTERVAL,
+            DEFAULT_STEADY_LEVELS,
+            FaceStages,
+            default_threads,
+            torch_threads,
+        )
         from facedeblur.video.temporal import DEFAULT_SMOOTHED, DEFAULT_WEIGHT
 
         fidelity = self.fidelity if fidelity is None else _check_fidelity(fidelity)
@@ -554,8 +575,16 @@ class Restorer:
             frames_per_batch=frames_per_batch,
             model_interval=model_interval or DEFAULT_MODEL_INTERVAL,
             tracking=tracking,
+            hold=DEFAULT_HOLD if hold is None else float(hold),
+            steady_levels=DEFAULT_STEADY_LEVELS if steady_levels is None else float(steady_levels),
         )
-        written = transcode_video(src, dst, progress=progress, stages=stages.stages(), options=encode, span=span)
+        threads = default_threads() if threads is None else int(threads)
+        if threads < 1:
+            raise ValueError(f"threads must be >= 1, got {threads}")
+        with torch_threads(threads):
+            written = transcode_video(
+                src, dst, progress=progress, stages=stages.stages(), options=encode, span=span, threads=threads
+            )
         return VideoResult(
             frames=written.frames,
             width=written.width,

@@ -82,7 +82,7 @@ def test_restore_video_smoothing_and_interval_options(tmp_path, face_clip, capsy
     code = main(
         ["restore", str(clip), "-o", str(out), "--model", str(model), "--quiet", "--codec", "lossless"]
         + ["--smooth", "face", "--temporal", "0.5", "--model-interval", "1", "--key-interval", "4"]
-        + ["--preset", "ultrafast"]
+        + ["--preset", "ultrafast", "--hold", "0", "--steady-levels", "0", "--threads", "1"]
     )
     assert code == 0
     report = json.loads((out / "restore-report.json").read_text())
@@ -95,6 +95,9 @@ def test_restore_video_smoothing_and_interval_options(tmp_path, face_clip, capsy
         "key_interval": 4,
         "smooth": "face",
         "preset": "ultrafast",
+        "hold": 0.0,
+        "steady_levels": 0.0,
+        "threads": 1,
         "temporal": 0.5,
     }
     default = tmp_path / "default"
@@ -105,6 +108,9 @@ def test_restore_video_smoothing_and_interval_options(tmp_path, face_clip, capsy
     for flag, value, message in [
         ("--model-interval", "0", "--model-interval must be >= 1"),
         ("--key-interval", "-2", "--key-interval must be >= 1"),
+        ("--steady-levels", "0.5", "--steady-levels must be between 0 and 0.5"),
+        ("--hold", "-1", "--hold must be at least 0.0"),
+        ("--threads", "0", "--threads must be at least 1"),
     ]:
         assert main(["restore", str(clip), "-o", str(tmp_path / "bad"), flag, value]) == 2
         assert message in capsys.readouterr().err

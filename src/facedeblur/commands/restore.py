@@ -112,7 +112,8 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def add_video_arguments(parser: argparse.ArgumentParser) -> None:
-    """--codec, --crf, --preset, --temporal, --smooth, --model-interval, --key-interval: videos' options."""
+    """--codec, --crf, --preset, --temporal, --smooth, --model-interval, --key-interval, --hold,
+    --steady-levels, --threads: videos' options."""
     from facedeblur.video.encode import CODECS, PRESETS
     from facedeblur.video.temporal import SMOOTHED
 
@@ -141,8 +142,10 @@ def add_video_arguments(parser: argparse.ArgumentParser) -> None:
         "--smooth",
         choices=SMOOTHED,
         default=None,
-        help="what --temporal averages over time: change (the model's change only; default) or face (the "
-        "restored face, the input's own noise included: steadier than the input, a little softer)",
+        help="what --temporal averages over time: change (the model's change only), face (the restored "
+        "face, the input's own noise included: steadier than the input, a little softer) or auto (the "
+        "change, and the face as much as its track is noisy: not at all below 0.8 levels of noise, fully "
+        "from 2; default)",
     )
     parser.add_argument(
         "--model-interval",
@@ -159,6 +162,29 @@ def add_video_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="N",
         help="run the face detector every N frames of a video, tracking faces in between (new faces are "
         "found within N frames; default: one second of frames)",
+    )
+    parser.add_argument(
+        "--hold",
+        type=float,
+        default=None,
+        metavar="PX",
+        help="a face in a video keeps its previous alignment while the fitted one moves its crop by less "
+        "than PX crop pixels: no alignment jitter (default 0.5; 0: off)",
+    )
+    parser.add_argument(
+        "--steady-levels",
+        type=float,
+        default=None,
+        metavar="L",
+        help="pasted pixels in a video keep the previous frame's 8-bit value where "
+        "the new one is within 0.5 + L levels of it: no toggling between two levels (default 0.25; 0: off)",
+    )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        metavar="N",
+        help="threads of the model, the decoder and the encoder of a video each (default: half the CPUs, at least 1)",
     )
     parser.add_argument(
         "--preset",
@@ -187,6 +213,13 @@ def video_options(args: argparse.Namespace) -> dict:
         if not 0 <= crf <= 63:
             raise UserError(f"--crf must be between 0 and 51 (63 for VP9), got {crf}")
         options["crf"] = crf
+    for name, low in (("hold", 0.0), ("steady_levels", 0.0), ("threads", 1)):
+        value = getattr(args, name, None)
+        if value is not None:
+            if value < low or (name == "steady_levels" and value >= 0.5):
+                limit = "between 0 and 0.5" if name == "steady_levels" else f"at least {low}"
+                raise UserError(f"--{name.replace('_', '-')} must be {limit}, got {value}")
+            options[name] = value
     temporal = getattr(args, "temporal", None)
     if temporal is not None:
         if not 0.0 <= temporal < 1.0:

@@ -186,6 +186,8 @@ def paste_changes(
     weight: float = 1.0,
     erode: float = DEFAULT_ERODE,
     feather: float = DEFAULT_FEATHER,
+    previous: tuple[tuple[int, int, int, int], np.ndarray] | None = None,
+    tolerance: float = 0.0,
 ) -> np.ndarray:
     """Add changes made to aligned crops (restored - input) back onto an 8-bit RGB frame, in place.
 
@@ -199,6 +201,13 @@ def paste_changes(
         matrices: (2, 3) image -> crop matrices.
         weight: scales every change (the restorer's fidelity).
         erode, feather: see :func:`crop_mask`.
+        previous: ``((y0, y1, x0, x1), values)``: the previous video frame's output there (see
+            :func:`pasted_region`), for the same faces. Where the new value is within
+            ``0.5 + tolerance`` levels of the previous one at the same pixel, the previous 8-bit value
+            is kept: a correction that hovers around a half level no longer toggles the pixel between
+            two levels from frame to frame (a temporal hysteresis of the rounding; the error stays
+            below ``0.5 + tolerance`` levels).
+        tolerance: the hysteresis, in 8-bit levels (0: plain rounding).
 
     Returns:
         ``pixels``.
@@ -248,7 +257,39 @@ def paste_changes(
         weighted *= (np.minimum(total, 1.0) / np.maximum(total, 1e-12))[:, :, None]
     weighted *= 255.0 * float(weight)  # zero wherever no mask reaches: those pixels come back unchanged
     weighted += pixels[y0:y1, x0:x1]
+    exact = weighted.copy() if previous is not None and tolerance > 0 else None
     weighted += 0.5
     np.clip(weighted, 0, 255, out=weighted)
-    pixels[y0:y1, x0:x1] = weighted.astype(np.uint8)
+    rounded = weighted.astype(np.uint8)
+    if exact is not None:
+        (py0, py1, px0, px1), values = previous
+        iy0, iy1, ix0, ix1 = max(y0, py0), min(y1, py1), max(x0, px0), min(x1, px1)
+        if iy1 > iy0 and ix1 > ix0:
+            old = values[iy0 - py0 : iy1 - py0, ix0 - px0 : ix1 - px0]
+            new = exact[iy0 - y0 : iy1 - y0, ix0 - x0 : ix1 - x0]
+            keep = np.abs(old.astype(np.float32) - new) <= 0.5 + float(tolerance)
+            part = rounded[iy0 - y0 : iy1 - y0, ix0 - x0 : ix1 - x0]
+            np.copyto(part, old, where=keep)
+    pixels[y0:y1, x0:x1] = rounded
     return pixels
+
+
+def pasted_region(
+    pixels: np.ndarray, matrices: list[np.ndarray], size: int
+) -> tuple[tuple[int, int, int, int], np.ndarray]:
+    """The region of a frame that :func:`paste_changes` wrote for faces at ``matrices``, and a copy of it.
+
+    Returns:
+        ``((y0, y1, x0, x1), values)``, the ``previous`` argument of :func:`paste_changes` for the next
+        frame (an empty region when no face reaches the frame).
+    """
+    height, width = pixels.shape[:2]
+    covered = None
+    for matrix in matrices:
+        box = _back_box(np.asarray(matrix, np.float64), size, height, width)
+        if box is not None:
+            covered = box if covered is None else _union(covered, box)
+    if covered is None:
+        return (0, 0, 0, 0), pixels[:0, :0].copy()
+    y0, y1, x0, x1 = covered
+    return covered, pixels[y0:y1, x0:x1].copy()

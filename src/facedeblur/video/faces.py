@@ -4,12 +4,22 @@
 :func:`facedeblur.video.transcode.transcode_video`:
 
 1. ``find`` (one frame at a time, in order): faces followed by :class:`~facedeblur.video.track.FaceFollower`
-   (detector on key frames, landmark tracking between), each aligned to the model's template;
+   (detector on key frames, landmark tracking between), each aligned to the model's template; a
+   face whose fitted alignment moved its crop by less than ``hold`` crop pixels keeps the previous
+   frame's (landmark fits jitter by a few tenths of a pixel: the crop, the model's input and the
+   paste mask would move with them while the face sits still);
 2. ``model`` (several frames at once): one forward pass over the faces of every frame waiting, the
    change it makes (output - input) smoothed over time per track
-   (:class:`~facedeblur.video.temporal.ResidualSmoother`);
+   (:class:`~facedeblur.video.temporal.ChangeSmoother`);
 3. ``paste``: the changes warped back into their face regions only (the rest of the frame is not
-   touched, not even converted).
+   touched, not even converted), rounded to 8 bits with a hysteresis of ``steady_levels``: a pixel
+   keeps the previous frame's value while the new one is within 0.5 + ``steady_levels`` of it.
+
+Where the restoration's extra flicker came from (d19, a clean talking head, 38 frames, with the
+change already smoothed): about half was the rounding (a correction hovering around a half level
+toggles the pixel between two levels: flicker of the unrounded output +2.0 % over the input's,
+rounded +3.8 %), a sixth the alignment jitter; the rest is the change itself, which the noise-scaled
+face averaging of :mod:`facedeblur.video.temporal` offsets on noisy clips.
 
 With decoding and encoding in their own threads the model never waits for the codecs. The stages
 only need the model's ``face_size``, ``template`` and ``__call__`` (the
@@ -27,8 +37,9 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -59,6 +70,49 @@ DEFAULT_MODEL_INTERVAL = 6
 # the model on a quarter fewer faces than 0.75 and 4, at the same face-box PSNR and flicker
 # (benchmarks/quality/video_quality.py).
 MAX_DRIFT = 1.0
+# A face sitting still keeps the alignment of its previous frame while the fitted one moves the crop by
+# less than this many crop pixels (landmark fits jitter by a few tenths of a pixel from frame to frame):
+# the same pixels go through the model and the paste. On d19 (38 frames, the change smoothed at 0.97)
+# it took the flicker the restoration adds from 3.1 to 2.5 % over the input's; on 1.5 s of the dev clips
+# with the other defaults it changes the means by less than 0.001 (benchmarks/results/video_quality.json,
+# "nohold").
+DEFAULT_HOLD = 0.5
+# Pasted 8-bit values keep the previous frame's where the new ones are within 0.5 + this many levels of
+# them (the same faces in both frames; see facedeblur.face.paste.paste_changes): a correction hovering
+# around a half level does not make the pixel toggle between two levels from frame to frame. On the clean
+# dev clips 0.25 takes the real clips' flicker up to 0.7 % lower than 0.15 (d19 +0.3 -> -0.4 %, d0 -0.4
+# -> -0.8 % against the input; the noisy ones about the same) for 0.04 dB of face-box PSNR on d19 and
+# about none on the others.
+DEFAULT_STEADY_LEVELS = 0.25
+
+
+def default_threads() -> int:
+    """Threads for a video's model and for its decoder and encoder each: half the usable CPUs, at least 1.
+
+    Decoding, finding faces, pasting and encoding run in their own threads beside the model, and on a
+    loaded machine a network spread over more threads than free cores waits for them (on the shared
+    2-core development machine two PyTorch threads were 4-5x slower per face than one).
+    """
+    import os
+
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cpus = os.cpu_count() or 1
+    return max(1, cpus // 2)
+
+
+@contextlib.contextmanager
+def torch_threads(threads: int) -> Iterator[None]:
+    """PyTorch's intra-op threads set to ``threads`` inside the block, put back after (process-wide)."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(int(threads))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 @dataclass
@@ -103,6 +157,23 @@ def align_crop(rgb: np.ndarray, matrix: np.ndarray, size: int) -> np.ndarray:
     return warp_image(region, shifted, (size, size))
 
 
+def matrix_shift(old: np.ndarray, new: np.ndarray, size: int) -> float:
+    """Largest move (crop pixels) of the crop's corners between two image -> crop matrices.
+
+    Example:
+        >>> m = np.array([[1.0, 0, 0], [0, 1.0, 0]])
+        >>> matrix_shift(m, m + [[0, 0, 0.25], [0, 0, 0]], 64)
+        0.25
+    """
+    from facedeblur.face.align import invert_affine
+
+    corners = np.array([[0, 0], [size, 0], [0, size], [size, size]], np.float64)
+    inverse = invert_affine(np.asarray(old, np.float64))
+    in_image = corners @ inverse[:, :2].T + inverse[:, 2]
+    moved = in_image @ np.asarray(new, np.float64)[:, :2].T + np.asarray(new, np.float64)[:, 2]
+    return float(np.abs(moved - corners).max())
+
+
 def drift(seen: np.ndarray, current: np.ndarray, margin: float = 0.1) -> float:
     """Mean |current - seen moved along the flow| inside the crop (``margin`` of each side left out).
 
@@ -136,6 +207,10 @@ class FaceStages:
             between, while the face stays what the model last saw (see :data:`MAX_DRIFT`), its change
             is carried along the face's motion (1: the model on every frame).
         tracking: keyword arguments of :class:`facedeblur.face.tracking.FaceTracker`.
+        hold: a face keeps its previous frame's alignment while the fitted one moves its crop by
+            less than this many crop pixels (see :func:`matrix_shift`; 0: off).
+        steady_levels: hysteresis of the rounding to 8 bits, in levels (see
+            :func:`facedeblur.face.paste.paste_changes`; 0: plain rounding).
     """
 
     def __init__(
@@ -152,6 +227,8 @@ class FaceStages:
         frames_per_batch: int = DEFAULT_FRAMES_PER_BATCH,
         model_interval: int = DEFAULT_MODEL_INTERVAL,
         tracking: dict | None = None,
+        hold: float = DEFAULT_HOLD,
+        steady_levels: float = DEFAULT_STEADY_LEVELS,
     ) -> None:
         if frames_per_batch < 1 or model_interval < 1:
             raise ValueError(
@@ -168,6 +245,10 @@ class FaceStages:
         self.model_interval = int(model_interval)
         self._since_model: dict[int, int] = {}
         self._seen: dict[int, np.ndarray] = {}  # per track: the grey crop the model last ran on
+        self.hold = float(hold)
+        self._held: dict[int, np.ndarray] = {}  # per track: the alignment of its previous frame
+        self.steady_levels = float(steady_levels)
+        self._pasted = None  # the previous frame's pasted region and values (see paste_changes)
         self.stats = FaceStageStats()
 
     def stages(self) -> list[Stage]:
@@ -185,6 +266,14 @@ class FaceStages:
         self.stats.add("track", start)
         start = time.perf_counter()
         matrices = [similarity_matrix(np.asarray(f.landmarks5, np.float32), self.template) for f in faces]
+        if self.hold > 0:
+            for i, face in enumerate(faces):
+                held = self._held.get(face.track_id)
+                if held is not None and matrix_shift(held, matrices[i], self.size) < self.hold:
+                    matrices[i] = held
+                self._held[face.track_id] = matrices[i]
+            for track_id in [t for t in self._held if t not in {f.track_id for f in faces}]:
+                del self._held[track_id]
         frame.data["faces"] = faces
         frame.data["matrices"] = matrices
         self.stats.faces_per_frame.append(len(faces))
@@ -254,14 +343,25 @@ class FaceStages:
         return frames
 
     def paste(self, frame: Frame) -> Frame:
-        from facedeblur.face.paste import paste_changes
+        from facedeblur.face.paste import paste_changes, pasted_region
 
         changes = frame.data.pop("changes", None)
         if changes:
             start = time.perf_counter()
+            matrices = frame.data["matrices"]
+            tracks = tuple(f.track_id for f in frame.data["faces"])
+            # the same faces as in the previous frame: its pasted values are the candidates to keep
+            same = self._pasted is not None and self._pasted[0] == tracks
+            previous = self._pasted[1] if same and self.steady_levels > 0 else None
             # the decoder's array belongs to this frame alone: pasted in place
-            frame.rgb = paste_changes(frame.rgb, changes, frame.data["matrices"], weight=self.fidelity)
+            frame.rgb = paste_changes(
+                frame.rgb, changes, matrices, weight=self.fidelity, previous=previous, tolerance=self.steady_levels
+            )
+            if self.steady_levels > 0:
+                self._pasted = (tracks, pasted_region(frame.rgb, matrices, self.size))
             self.stats.add("paste", start)
+        else:
+            self._pasted = None
         for key in ("crops", "motion", "run"):
             frame.data.pop(key, None)
         return frame

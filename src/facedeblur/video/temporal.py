@@ -18,13 +18,18 @@ matches this one (``trust``: 1 where it matches, towards 0 where the face change
   flow, but only where the two differ by about the track's own noise (``still``: the trust halves at
   :data:`NOISE_TRUST` times the median error of recent frames), so the input's noise is averaged
   away while a blink, a word or an edge the flow misplaced is not smeared; the change carried to a
-  frame the model skips stays the model's (no frame gets another frame's noise).
+  frame the model skips stays the model's (no frame gets another frame's noise);
+- with ``of="auto"`` (the default), averages the face as ``"face"`` does in proportion to how noisy
+  the track is (:func:`face_share`: not at all below :data:`NOISE_LOW`, fully from
+  :data:`NOISE_HIGH`).
 
-Averaging only the change (the default) leaves the face as steady as the input at best, and a
-sharper face shows the input's noise more: the restoration flickers a few % more than the input
-(README, "Video (CPU)"), with no loss of face-box PSNR on the frames protocol. Averaging the face
-as well brings the flicker of the real dev clips below the input's on the noisy ones, at a small
-cost in face-box PSNR on the frames protocol, whose frame-averaged input has little noise to remove.
+Averaging only the change leaves the face as steady as the input at best, and a sharper face shows
+the input's noise more: on a noisy clip (d12) the restoration flickered 1.5 % more than the input
+however much the change was smoothed. Averaging the whole face brings the noisy clips below the
+input, but on a clean one (d19) it only smears detail (more flicker and -0.8 dB of face-box PSNR on
+the frames protocol); scaled by the track's noise it does the first and not the second (README,
+"Video (CPU)"). The rest of what a restoration adds to flicker is in the alignment and the rounding
+to 8 bits, handled by :class:`facedeblur.video.faces.FaceStages` (``hold``, ``steady_levels``).
 
 Example:
     >>> import numpy as np
@@ -56,11 +61,12 @@ NOISE_TRUST = 3.0
 NOISE_MEMORY = 0.3  # weight of the newest frame in the running noise estimate
 MIN_NOISE = 0.5 / 255
 # Chosen on the dev clips (benchmarks/quality/video_quality.py): smoothing the change at 0.9 removes
-# about two thirds of the flicker the restoration adds and raises face-box PSNR on the frames protocol;
-# averaging the face too (of="face") lowers the flicker below the input's on the noisy clips but costs
-# up to 0.1 dB of face-box PSNR there, so it is an option.
+# about two thirds of the flicker the restoration adds and raises face-box PSNR on the frames protocol
+# (0.97 lowers flicker a little more but costs 0.2 dB on a moving clip, d3); averaging the face too
+# (of="face") lowers the flicker below the input's on the noisy clips but costs up to 0.8 dB on a
+# clean one, so by default (of="auto") it is scaled by the track's noise.
 DEFAULT_WEIGHT = 0.9
-DEFAULT_SMOOTHED = "change"
+DEFAULT_SMOOTHED = "auto"
 
 
 def dense_flow(source: np.ndarray, target: np.ndarray) -> np.ndarray:
@@ -190,7 +196,28 @@ class FaceMotion:
                 del store[track_id]
 
 
-SMOOTHED = ("change", "face")
+SMOOTHED = ("change", "face", "auto")
+# of="auto" averages the restored face (as of="face") in proportion to how noisy its track is: not at
+# all below NOISE_LOW (a clean face has no noise to average away, only detail to smear), fully from
+# NOISE_HIGH (the track's running noise, see Motion.noise; dev clips: d19 0.2, d0 0.4, d3 0.9, d12 1.2
+# levels). 0.5-1.0 brought d12 7 % below the input but cost d3 0.23 dB on the frames protocol;
+# 0.8-2.0 brings d12 1.6 % below for 0.003 dB.
+NOISE_LOW = 0.8 / 255
+NOISE_HIGH = 2.0 / 255
+
+
+def face_share(noise: float, of: str) -> float:
+    """How much of the face averaging applies to a track with this noise level (see :data:`NOISE_LOW`).
+
+    Example:
+        >>> face_share(0.2 / 255, "auto"), face_share(2.0 / 255, "auto"), face_share(0.0, "face")
+        (0.0, 1.0, 1.0)
+    """
+    if of == "face":
+        return 1.0
+    if of == "change":
+        return 0.0
+    return float(np.clip((noise - NOISE_LOW) / (NOISE_HIGH - NOISE_LOW), 0.0, 1.0))
 
 
 class ChangeSmoother:
@@ -199,9 +226,10 @@ class ChangeSmoother:
     Args:
         weight: how much of the moved previous frame is kept where it is trusted (0: off, < 1).
         of: what is averaged over time: ``"change"`` (the model's change only: the input's own
-            frame-to-frame variation passes as it is) or ``"face"`` (the change, then the restored
+            frame-to-frame variation passes as it is), ``"face"`` (the change, then the restored
             face where it is still: the input's noise in the face is averaged too, so the face can
-            come out steadier than the input).
+            come out steadier than the input) or ``"auto"`` (the change, and the face as much as the
+            track is noisy, see :func:`face_share`).
     """
 
     def __init__(self, weight: float = DEFAULT_WEIGHT, of: str = DEFAULT_SMOOTHED) -> None:
@@ -243,13 +271,14 @@ class ChangeSmoother:
             change = change + trust * (warp(previous, motion.flow) - change)
         change = np.asarray(change, np.float32)
         out = change
-        if self.of == "face" and crop is not None:
+        share = face_share(motion.noise, self.of)
+        if self.of != "change" and crop is not None:
             # the restored face averaged too, where it is still (differs from the moved previous one
             # by no more than the track's noise): the input's own noise is averaged away. The change
             # carried to the next frame stays the model's, so no frame gets another's noise.
             face = crop + change
-            if moving and self.weight > 0 and track_id in self._faces:
-                still = (self.weight * motion.still)[..., None]
+            if moving and self.weight > 0 and share > 0 and track_id in self._faces:
+                still = (self.weight * share * motion.still)[..., None]
                 face = face + still * (warp(self._faces[track_id], motion.flow) - face)
                 out = np.asarray(face - crop, np.float32)
             if track_id is not None:

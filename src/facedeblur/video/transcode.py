@@ -96,6 +96,7 @@ def transcode_video(
     span: tuple[int, int | None] | None = None,
     copy_other_streams: bool = True,
     depth: int = 8,
+    threads: int | None = None,
 ) -> TranscodeResult:
     """Rewrite a video frame by frame, keeping timing, rotation, metadata and the other streams.
 
@@ -114,6 +115,8 @@ def transcode_video(
             are not copied then.
         copy_other_streams: copy audio, subtitle and data streams (default True).
         depth: frames each queue between two steps holds.
+        threads: threads of the decoder and of the encoder each (None: FFmpeg's choice, about one
+            per core and more).
 
     Returns:
         A :class:`TranscodeResult` (its ``frames``, ``width``... read through to its ``info``).
@@ -144,6 +147,9 @@ def transcode_video(
             index_pts = ext == ".avi"  # AVI counts frames; the other containers keep the input's timestamps
             time_base = 1 / rate if index_pts else Fraction(in_video.time_base or 1 / rate)
             out_video = add_video_stream(output, ext, width, height, rate, time_base, options, source=in_video)
+            if threads:
+                in_video.thread_count = int(threads)
+                out_video.codec_context.thread_count = int(threads)
             copies: dict[int, Any] = {}
             if span is None:
                 copy_metadata(container, output)
