@@ -541,8 +541,8 @@ class Restorer:
                 frame's where within 0.5 + this many levels (default
                 :data:`facedeblur.video.faces.DEFAULT_STEADY_LEVELS`; 0: plain rounding).
             threads: threads of the PyTorch model (set for this call, process-wide) and of the decoder
-                and encoder each (default :func:`facedeblur.video.faces.default_threads`: half the
-                CPUs this process may use, at least 1: the pipeline's own five threads need the rest).
+                and encoder each (default: the model :func:`facedeblur.video.faces.default_threads`,
+                the CPUs this process may use up to 8; the codecs FFmpeg's choice).
 
         Raises:
             InputError: unreadable video or one without frames.
@@ -578,10 +578,10 @@ class Restorer:
             hold=DEFAULT_HOLD if hold is None else float(hold),
             steady_levels=DEFAULT_STEADY_LEVELS if steady_levels is None else float(steady_levels),
         )
-        threads = default_threads() if threads is None else int(threads)
-        if threads < 1:
+        if threads is not None and int(threads) < 1:
             raise ValueError(f"threads must be >= 1, got {threads}")
-        with torch_threads(threads):
+        # the codecs keep FFmpeg's own choice unless told
+        with torch_threads(default_threads() if threads is None else int(threads)):
             written = transcode_video(
                 src, dst, progress=progress, stages=stages.stages(), options=encode, span=span, threads=threads
             )

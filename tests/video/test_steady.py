@@ -11,7 +11,7 @@ import pytest
 from facedeblur.face.align import align_face, template
 from facedeblur.face.paste import paste_changes, pasted_region
 from facedeblur.video.decode import Frame
-from facedeblur.video.faces import FaceStages, default_threads, matrix_shift, torch_threads
+from facedeblur.video.faces import MAX_MODEL_THREADS, FaceStages, default_threads, matrix_shift, torch_threads
 
 
 def test_paste_keeps_the_previous_level_within_the_tolerance_and_only_there():
@@ -105,7 +105,7 @@ def test_steady_levels_stop_pixels_toggling_on_a_still_face():
 def test_threads_default_and_scope():
     import torch
 
-    assert default_threads() >= 1
+    assert 1 <= default_threads() <= MAX_MODEL_THREADS
     before = torch.get_num_threads()
     with torch_threads(1):
         assert torch.get_num_threads() == 1

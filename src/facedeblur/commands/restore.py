@@ -184,7 +184,8 @@ def add_video_arguments(parser: argparse.ArgumentParser) -> None:
         type=int,
         default=None,
         metavar="N",
-        help="threads of the model, the decoder and the encoder of a video each (default: half the CPUs, at least 1)",
+        help="threads of the model, the decoder and the encoder of a video each (default: the model on "
+        "the CPUs, at most 8; the codecs as FFmpeg chooses)",
     )
     parser.add_argument(
         "--preset",

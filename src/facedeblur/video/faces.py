@@ -86,12 +86,18 @@ DEFAULT_HOLD = 0.5
 DEFAULT_STEADY_LEVELS = 0.25
 
 
-def default_threads() -> int:
-    """Threads for a video's model and for its decoder and encoder each: half the usable CPUs, at least 1.
+MAX_MODEL_THREADS = 8
 
-    Decoding, finding faces, pasting and encoding run in their own threads beside the model, and on a
-    loaded machine a network spread over more threads than free cores waits for them (on the shared
-    2-core development machine two PyTorch threads were 4-5x slower per face than one).
+
+def default_threads() -> int:
+    """Threads for a video's model: the CPUs this process may use, at most :data:`MAX_MODEL_THREADS`.
+
+    Decoding, finding faces, pasting and encoding run in their own threads beside the model, so a
+    network spread over many cores only waits for them: the cap keeps a big machine from
+    oversubscribing. On the shared 2-core development machine (load average about 3.5, a training
+    run on one core) two threads beat one: 3.15-3.69x against 4.03-4.07x a plain re-encode for d19
+    (``python benchmarks/speed/restore_video.py ../shared/data/videos/d19.mp4 --seconds 3 --repeats 1
+    --no-jitter --threads 2``, three runs each), so no lower cap.
     """
     import os
 
@@ -99,7 +105,7 @@ def default_threads() -> int:
         cpus = len(os.sched_getaffinity(0))
     except (AttributeError, OSError):
         cpus = os.cpu_count() or 1
-    return max(1, cpus // 2)
+    return max(1, min(cpus, MAX_MODEL_THREADS))
 
 
 @contextlib.contextmanager
