@@ -74,8 +74,13 @@ def test_task_registry_and_recipe_lookup():
         RecipeConfig.from_mapping({"task": "chrysos", "engine": {"steps": 0}})
 
 
-def test_precision_and_accelerator_choice():
-    assert resolve_precision("auto", "cpu") == "32-true"
+def test_precision_and_accelerator_choice(monkeypatch):
+    import facedeblur.train.engine as engine
+
+    for native, expected in ((False, "32-true"), (True, "bf16-mixed")):  # whatever CPU the tests run on
+        monkeypatch.setattr(engine, "cpu_has_native_bf16", lambda native=native: native)
+        assert resolve_precision("auto", "cpu") == expected
+    monkeypatch.undo()
     assert resolve_precision("16-mixed", "cuda") == "16-mixed"
     assert resolve_accelerator("gpu") == "cuda"
     assert resolve_accelerator("auto") == ("cuda" if torch.cuda.is_available() else "cpu")
