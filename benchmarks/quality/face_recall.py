@@ -13,9 +13,18 @@ Everything is seeded. Time is the CPU time of ``find_faces`` (the default search
 photo, which is one core's wall time when run with ``OMP_NUM_THREADS=1`` (and stays so on a busy
 machine, where wall time does not).
 
+Two photo sets (``--photo-set``): ``tuning``, the set the search's constants (zoom, crop size,
+proposal and score thresholds) were tuned on: the 500 validation faces on backgrounds of 6 frames
+per dev video; and ``held-out``, a check set the constants never saw: 500 faces drawn (seeded) from
+UTKFace's training folder (no detector here was trained on UTKFace; the restorer's training does not
+matter for detection), 6 other frames per dev video (none of the tuning set's), backgrounds tiled in
+smaller cells (3 rows in 1080p, 4 above), and its own seeds.
+
 Usage:
     OMP_NUM_THREADS=1 python benchmarks/quality/face_recall.py ../shared/data --detectors centerface hog cnn \\
         -o benchmarks/results/face_recall.json
+    OMP_NUM_THREADS=1 python benchmarks/quality/face_recall.py ../shared/data --photo-set held-out \\
+        -o benchmarks/results/face_recall_heldout.json
 """
 
 from __future__ import annotations
@@ -25,12 +34,16 @@ import json
 import os
 import platform
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
 SIZES = (20, 24, 32, 40, 56, 80, 112, 160)
+PHOTO_SETS = ("tuning", "held-out")
+HELD_OUT_SEED = 1000  # the held-out set's seeds are --seed plus this
+HELD_OUT_FACES = 500  # faces drawn from utkface/train for the held-out set
 CHIP_PER_FACE = 200 / 174.5  # UTKFace chip side / mean HOG box side (template.json box_mean)
 MATCH_IOU = 0.35
 
@@ -60,19 +73,61 @@ def face_box_in_chip(side: float) -> np.ndarray:
     return np.asarray(data["box_mean"], np.float64) * side / data["image_size"][0]
 
 
-def masked_backgrounds(videos: Path, per_video: int, rng: np.random.Generator) -> list[np.ndarray]:
-    """Frames of the dev videos with the face inpainted away over a generous ellipse (RGB uint8)."""
+def pick_frames(counts: list[int], per_video: int, seed: int, held_out: bool) -> list[list[int]]:
+    """Which frames of each dev video make the backgrounds (sorted indices per video).
+
+    The tuning set takes ``per_video`` frames per video from ``default_rng(seed)``; the held-out set
+    takes as many from the frames the tuning set (same ``seed``) left, with its own generator.
+
+    Args:
+        counts: frames in each video (sorted by name).
+        per_video: frames wanted per video.
+        seed: the tuning set's seed.
+        held_out: pick for the held-out set.
+
+    Returns:
+        One sorted list of frame indices per video.
+
+    Example:
+        >>> tuning, held = pick_frames([20, 5], 4, 0, False), pick_frames([20, 5], 4, 0, True)
+        >>> [len(t) for t in tuning], [len(h) for h in held], set(tuning[0]) & set(held[0])
+        ([4, 4], [4, 1], set())
+    """
+    rng = np.random.default_rng(seed)
+    tuning = [sorted(int(i) for i in rng.choice(n, size=min(per_video, n), replace=False)) for n in counts]
+    if not held_out:
+        return tuning
+    rng = np.random.default_rng(seed + HELD_OUT_SEED)
+    out = []
+    for n, taken in zip(counts, tuning, strict=True):
+        rest = np.setdiff1d(np.arange(n), taken)
+        out.append(sorted(int(i) for i in rng.choice(rest, size=min(per_video, rest.size), replace=False)))
+    return out
+
+
+def masked_backgrounds(videos: Path, per_video: int, seed: int, held_out: bool = False) -> list[np.ndarray]:
+    """Frames of the dev videos (see :func:`pick_frames`) with the face inpainted away over a generous ellipse.
+
+    Args:
+        videos: folder of ``*.mp4`` clips.
+        per_video: frames per clip.
+        seed: the tuning set's seed.
+        held_out: take the held-out set's frames.
+
+    Returns:
+        RGB uint8 frames.
+    """
     import cv2
 
     from facedeblur.face.detect import find_faces
     from facedeblur.video import read_frames
 
+    clips = [list(read_frames(path)) for path in sorted(videos.glob("*.mp4"))]
+    picks = pick_frames([len(frames) for frames in clips], per_video, seed, held_out)
     out = []
-    for path in sorted(videos.glob("*.mp4")):
-        frames = list(read_frames(path))
-        picks = rng.choice(len(frames), size=min(per_video, len(frames)), replace=False)
-        for index in sorted(picks):
-            frame = np.ascontiguousarray(frames[int(index)])
+    for frames, indices in zip(clips, picks, strict=True):
+        for index in indices:
+            frame = np.ascontiguousarray(frames[index])
             mask = np.zeros(frame.shape[:2], np.uint8)
             faces = find_faces(frame, "hog", min_size=20, score_threshold=-0.5).faces
             faces += find_faces(frame, "centerface", min_size=20, score_threshold=0.2).faces
@@ -90,11 +145,39 @@ def masked_backgrounds(videos: Path, per_video: int, rng: np.random.Generator) -
     return out
 
 
-def background(height: int, width: int, pool: list[np.ndarray], rng: np.random.Generator) -> np.ndarray:
-    """A mosaic of masked frames, each scaled to a cell about half the photo's height."""
+def held_out_faces(train: Path, count: int, seed: int) -> list[Path]:
+    """``count`` face files drawn without replacement from ``train`` by ``default_rng(seed + HELD_OUT_SEED)``.
+
+    Args:
+        train: folder of UTKFace ``*.jpg`` chips.
+        count: faces wanted (fewer when the folder has fewer).
+        seed: the tuning set's seed.
+
+    Returns:
+        The files, in drawing order.
+    """
+    files = sorted(train.glob("*.jpg"))
+    rng = np.random.default_rng(seed + HELD_OUT_SEED)
+    return [files[int(i)] for i in rng.choice(len(files), size=min(count, len(files)), replace=False)]
+
+
+def background(
+    height: int, width: int, pool: list[np.ndarray], rng: np.random.Generator, extra_rows: int = 0
+) -> np.ndarray:
+    """A mosaic of masked frames, each scaled to a cell of the photo's height / rows (2 up to 1200 px, else 3).
+
+    Args:
+        height, width: the photo's size.
+        pool: masked frames to tile.
+        rng: picks and mirrors the frames.
+        extra_rows: rows added to the mosaic (the held-out set: 1, smaller cells).
+
+    Returns:
+        RGB uint8 background.
+    """
     import cv2
 
-    rows = 2 if height <= 1200 else 3
+    rows = (2 if height <= 1200 else 3) + extra_rows
     cell = int(np.ceil(height / rows))
     canvas = np.zeros((rows * cell, width + cell, 3), np.uint8)
     for r in range(rows):
@@ -130,10 +213,15 @@ def paste(image: np.ndarray, face: np.ndarray, x: int, y: int, chip_side: int) -
 
 
 def make_photo(
-    height: int, width: int, items: list[tuple[np.ndarray, int]], pool: list[np.ndarray], rng: np.random.Generator
+    height: int,
+    width: int,
+    items: list[tuple[np.ndarray, int]],
+    pool: list[np.ndarray],
+    rng: np.random.Generator,
+    extra_rows: int = 0,
 ) -> tuple[np.ndarray, list[np.ndarray], list[bool]]:
     """Place as many (face, size) items as fit without overlap; returns photo, boxes and placed flags."""
-    image = background(height, width, pool, rng)
+    image = background(height, width, pool, rng, extra_rows)
     taken: list[tuple[int, int, int]] = []
     boxes, placed = [], []
     for face, size in items:
@@ -178,8 +266,22 @@ def match(truth: list[np.ndarray], found: list) -> tuple[list[bool], int]:
     return hit, len(found) - len(used)
 
 
-def build_set(faces: list[np.ndarray], height: int, width: int, photos: int, pool, seed: int):
-    """Photos of the given size: every face appears once per size, sharp or blurred, until ``photos``."""
+def build_set(
+    faces: list[np.ndarray], height: int, width: int, photos: int, pool, seed: int, extra_rows: int = 0
+) -> list[tuple[np.ndarray, list[np.ndarray], list[tuple[int, bool]]]]:
+    """Photos of the given size: every face appears once per size, sharp or blurred, until ``photos``.
+
+    Args:
+        faces: UTKFace chips (RGB uint8).
+        height, width: the photos' size.
+        photos: how many.
+        pool: masked background frames.
+        seed: seeds the draws, blur and placement.
+        extra_rows: see :func:`background`.
+
+    Returns:
+        (photo, true boxes, (size, blurred) per box) per photo.
+    """
     rng = np.random.default_rng(seed)
     items = []
     for blurred in (False, True):
@@ -198,7 +300,7 @@ def build_set(faces: list[np.ndarray], height: int, width: int, photos: int, poo
         for index, size, blurred in batch:
             chip = faces[index]
             chips.append((strong_blur(chip, rng) if blurred else chip, size))
-        image, boxes, placed = make_photo(height, width, chips, pool, rng)
+        image, boxes, placed = make_photo(height, width, chips, pool, rng, extra_rows)
         meta = [(size, blurred) for (_, size, blurred), ok in zip(batch, placed, strict=True) if ok]
         out.append((image, boxes, meta))
     return out
@@ -259,6 +361,41 @@ def video_recall(videos: Path, detector: str, threshold: float | None, min_face:
     }
 
 
+def use_int8_centerface(val: Path, folder: Path) -> Path:
+    """Swap CenterFace's weights for benchmarks/speed/detector_speed.py's int8 static quantisation of them.
+
+    The int8 copy is made as that benchmark makes it (the float16 storage folded to float32, then
+    ``quantize_static`` calibrated on the first 16 validation faces at 256 px) and written to ``folder``;
+    every later CenterFace search in this process runs it. Needs ``onnx`` and ``onnxruntime``.
+
+    Args:
+        val: the UTKFace validation folder (calibration faces).
+        folder: where the int8 file goes.
+
+    Returns:
+        The int8 file.
+    """
+    import importlib.util
+
+    import cv2
+
+    from facedeblur.face.detectors import centerface
+    from facedeblur.images import read_image
+
+    spec = importlib.util.spec_from_file_location(
+        "detector_speed", Path(__file__).parents[1] / "speed" / "detector_speed.py"
+    )
+    speed = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(speed)
+    faces = [cv2.resize(read_image(p), (256, 256)) for p in sorted(val.glob("*.jpg"))[:16]]
+    float32, int8 = folder / "centerface-fp32.onnx", folder / "centerface-int8.onnx"
+    speed._float32_copy(centerface.WEIGHTS, float32)
+    speed._int8_copy(float32, int8, faces)
+    centerface.WEIGHTS = int8
+    centerface._runner = None  # the next search loads the int8 file
+    return int8
+
+
 def summarise(result: dict) -> dict:
     """Recall pooled over the target's face sizes (>= 32 px) for sharp and blurred faces."""
     out = {}
@@ -279,9 +416,57 @@ def print_table(name: str, result: dict) -> None:
         print(f"{kind:7}" + "  ".join(f"{c['recall'] * 100:5.1f}%" if c else "     -" for c in cells))
 
 
+def markdown_rows(results: dict) -> list[str]:
+    """The README's detection table rows for one results file (a row per detector and photo size).
+
+    Args:
+        results: what :func:`main` writes with ``-o``.
+
+    Returns:
+        Markdown rows: detector and photos, sharp 24 px, sharp 32 px, the lowest sharp bin from 32 px,
+        sharp >= 32 px pooled, blurred 32 px, blurred >= 32 px pooled, false positives and time per photo.
+
+    Example:
+        >>> cell = {"found": 49, "faces": 50, "recall": 0.98}
+        >>> entry = {"recall": {f"{k}/{s}": cell for k in ("sharp", "blurred") for s in SIZES}, "photos": 2,
+        ...          "false_positives_per_photo": 0.0, "cpu_seconds_per_photo": 0.25}
+        >>> markdown_rows({"settings": {"photo_set": "held-out"}, "detectors": {"hog": {"1080p": entry}}})[0]
+        '| hog, held-out, 2 x 1080p | 98.0% | 98.0% | 98.0% | 98.0% | 98.0% | 98.0% | 0.00 | 0.25 s |'
+    """
+    settings = results.get("settings", {})
+    tags = [settings.get("photo_set", "tuning")]
+    if settings.get("centerface_int8") == "True":
+        tags.append("int8")
+    rows = []
+    for detector, entry in results["detectors"].items():
+        for size, result in entry.items():
+            if size == "videos":
+                continue
+            recall = result["recall"]
+
+            def cell(key: str, recall: dict = recall) -> str:
+                return f"{recall[key]['recall'] * 100:.1f}%" if key in recall else "-"
+
+            def pooled(kind: str, recall: dict = recall) -> str:
+                cells = [recall[f"{kind}/{s}"] for s in SIZES if s >= 32 and f"{kind}/{s}" in recall]
+                return f"{sum(c['found'] for c in cells) / max(1, sum(c['faces'] for c in cells)) * 100:.1f}%"
+
+            lowest = min(recall[f"sharp/{s}"]["recall"] for s in SIZES if s >= 32 and f"sharp/{s}" in recall)
+            seconds = result["cpu_seconds_per_photo"]
+            name = ", ".join([detector, *tags, f"{result['photos']} x {size}"])
+            cells = [cell("sharp/24"), cell("sharp/32"), f"{lowest * 100:.1f}%", pooled("sharp")]
+            cells += [cell("blurred/32"), pooled("blurred"), f"{result['false_positives_per_photo']:.2f}"]
+            cells.append(f"{seconds:.2f} s" if seconds < 1 else f"{seconds:.1f} s")
+            rows.append(f"| {name} | " + " | ".join(cells) + " |")
+    return rows
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("data", type=Path, help="shared data folder (utkface/val and videos/)")
+    parser.add_argument("data", type=Path, nargs="?", help="shared data folder (utkface/val and videos/)")
+    parser.add_argument(
+        "--table", type=Path, nargs="+", help="print the README table's rows from these results files and stop"
+    )
     parser.add_argument("--detectors", nargs="+", default=["centerface", "hog"])
     parser.add_argument("--photos", type=int, default=40, help="1080p photos per detector (36 faces each)")
     parser.add_argument("--photos-4k", type=int, default=8)
@@ -289,25 +474,51 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--big-detectors", nargs="*", default=["centerface"], help="detectors run on 4k/8k photos")
     parser.add_argument("--min-face-size", type=float, default=24)
     parser.add_argument("--threshold", type=float, default=None)
-    parser.add_argument("--video-every", type=int, default=10, help="use every N-th frame of the dev videos")
+    parser.add_argument(
+        "--video-every", type=int, default=10, help="use every N-th frame of the dev videos (0: skip them)"
+    )
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--photo-set",
+        choices=PHOTO_SETS,
+        default="tuning",
+        help="tuning: validation faces the search was tuned on; held-out: training-folder faces, other frames",
+    )
+    parser.add_argument(
+        "--centerface-int8", action="store_true", help="run CenterFace int8-quantised (detector_speed.py's recipe)"
+    )
     parser.add_argument("-o", "--output", type=Path)
     args = parser.parse_args(argv)
+    if args.table:
+        for path in args.table:
+            print("\n".join(markdown_rows(json.loads(path.read_text()))))
+        return 0
+    if args.data is None:
+        parser.error("the data folder is required (unless --table)")
 
     from facedeblur.images import read_image
 
-    faces = [read_image(p) for p in sorted((args.data / "utkface" / "val").glob("*.jpg"))]
-    pool = masked_backgrounds(args.data / "videos", 6, np.random.default_rng(args.seed))
-    sets = {"1080p": build_set(faces, 1080, 1920, args.photos, pool, args.seed)}
+    held_out = args.photo_set == "held-out"
+    if held_out:
+        files = held_out_faces(args.data / "utkface" / "train", HELD_OUT_FACES, args.seed)
+        seed, extra_rows = args.seed + HELD_OUT_SEED, 1
+    else:
+        files, seed, extra_rows = sorted((args.data / "utkface" / "val").glob("*.jpg")), args.seed, 0
+    faces = [read_image(p) for p in files]
+    pool = masked_backgrounds(args.data / "videos", 6, args.seed, held_out)
+    sets = {"1080p": build_set(faces, 1080, 1920, args.photos, pool, seed, extra_rows)}
     if args.photos_4k:
-        sets["4k"] = build_set(faces, 2160, 3840, args.photos_4k, pool, args.seed + 1)
+        sets["4k"] = build_set(faces, 2160, 3840, args.photos_4k, pool, seed + 1, extra_rows)
     if args.photos_8k:
-        sets["8k"] = build_set(faces, 4320, 7680, args.photos_8k, pool, args.seed + 2)
+        sets["8k"] = build_set(faces, 4320, 7680, args.photos_8k, pool, seed + 2, extra_rows)
     results: dict = {
         "settings": {k: os.path.relpath(v) if isinstance(v, Path) else str(v) for k, v in vars(args).items()},
         "machine": {"python": platform.python_version(), "omp_threads": os.environ.get("OMP_NUM_THREADS")},
         "detectors": {},
     }
+    int8_folder = tempfile.TemporaryDirectory() if args.centerface_int8 else None
+    if int8_folder is not None:
+        use_int8_centerface(args.data / "utkface" / "val", Path(int8_folder.name))
     for detector in args.detectors:
         from facedeblur.face.detect import find_faces
 
@@ -320,10 +531,11 @@ def main(argv: list[str] | None = None) -> int:
             entry[name]["pooled"] = summarise(entry[name])
             print_table(f"{detector} {name}", entry[name])
             sys.stdout.flush()
-        entry["videos"] = video_recall(
-            args.data / "videos", detector, args.threshold, args.min_face_size, args.video_every
-        )
-        print(f"{detector} dev videos: {entry['videos']}")
+        if args.video_every:
+            entry["videos"] = video_recall(
+                args.data / "videos", detector, args.threshold, args.min_face_size, args.video_every
+            )
+            print(f"{detector} dev videos: {entry['videos']}")
         results["detectors"][detector] = entry
     if args.output:
         args.output.parent.mkdir(parents=True, exist_ok=True)
