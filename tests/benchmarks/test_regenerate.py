@@ -117,8 +117,8 @@ def test_list_dry_run_and_unknown_names(capsys):
         "python benchmarks/speed/restore_units.py --models default chrysos "
         "--json benchmarks/results/restore_units.json",
         "# face-recall",
-        "OMP_NUM_THREADS=1 python benchmarks/quality/face_recall.py ../shared/data --detectors centerface hog --photos 80 "
-        "-o benchmarks/results/face_recall.json",
+        "OMP_NUM_THREADS=1 python benchmarks/quality/face_recall.py ../shared/data --detectors centerface hog "
+        "--photos 80 -o benchmarks/results/face_recall.json",
     ]
     assert regenerate.main(["--only", "nope"]) == 2
     assert "no entry called nope" in capsys.readouterr().err
