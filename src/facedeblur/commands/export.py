@@ -108,6 +108,8 @@ def _run(args: argparse.Namespace) -> int:
     args.format = args.format or SUFFIX_FORMATS.get(output.suffix.lower(), "safetensors")
     globals()[FORMATS[args.format]](model, meta, output, args)
     size = output.stat().st_size / 1e6
-    figures = ", ".join(f"{k} {v:.4g}" for k, v in meta.metrics.items())
+    from facedeblur.commands.models import format_figure
+
+    figures = ", ".join(f"{k} {format_figure(v)}" for k, v in meta.metrics.items())
     print(f"wrote {output} ({meta.architecture}, {size:.1f} MB{', ' + figures if figures else ''})")
     return 0

@@ -95,7 +95,7 @@ def _run(args: argparse.Namespace) -> int:
         if "error" in row:
             print(f"{row['name']:<12} unreadable: {row['error']}")
             continue
-        metrics = ", ".join(f"{k} {_fmt(v)}" for k, v in sorted(row["metrics"].items())) or "-"
+        metrics = ", ".join(f"{k} {format_figure(v)}" for k, v in sorted(row["metrics"].items())) or "-"
         marks = (
             (" *" if row["default"] else "")
             + (" +" if row["component"] else "")
@@ -120,5 +120,13 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _fmt(value) -> str:
+def format_figure(value) -> str:
+    """A metric as ``facedeblur models`` and ``export`` print it: 4 significant digits, counts in full.
+
+    Example:
+        >>> format_figure(27.3491), format_figure(22000.0), format_figure("n/a")
+        ('27.35', '22000', 'n/a')
+    """
+    if isinstance(value, float) and value.is_integer() and abs(value) >= 1e4:
+        return str(int(value))
     return f"{value:.4g}" if isinstance(value, float) else str(value)
