@@ -41,9 +41,8 @@ def test_entries_name_existing_scripts_and_results_by_relative_paths():
             assert path.startswith("benchmarks/results/") and (REPO / path).exists(), f"{entry.name}: {path}"
         for step in entry.steps():
             assert not any(Path(arg).is_absolute() for arg in step), f"{entry.name}: absolute path in {step}"
-    assert regenerate.missing_inputs(replace(regenerate.REGISTRY[0], command=("benchmarks/nothere.py",))) == [
-        "its script benchmarks/nothere.py does not exist"
-    ]
+    alone = replace(regenerate.REGISTRY[0], command=("benchmarks/nothere.py",), shared_data=False, requires=())
+    assert regenerate.missing_inputs(alone) == ["its script benchmarks/nothere.py does not exist"]
 
 
 def test_every_entry_options_are_accepted_by_its_script():
