@@ -101,3 +101,21 @@ def test_exponent_floats_from_the_command_line_are_numbers():
 
     recipe = load_recipe(find_recipe("chrysos"), ["options.optimizer.lr=3e-4"])  # YAML 1.1 reads this as a string
     assert task_class("chrysos").parse_options(recipe.options).optimizer.lr == pytest.approx(3e-4)
+
+
+def test_a_checkpoint_is_written_atomically_with_the_usual_mode(tmp_path):
+    import os
+    import pickle
+    import stat
+
+    from facedeblur.train.checkpoint import save_checkpoint
+
+    path = tmp_path / "checkpoints" / "last.ckpt"
+    save_checkpoint({"step": 1}, path)
+    umask = os.umask(0)
+    os.umask(umask)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~umask
+    with pytest.raises((pickle.PicklingError, AttributeError)):  # a state torch cannot pickle: the write fails half-way
+        save_checkpoint({"step": 2, "bad": lambda: None}, path)
+    assert torch.load(path, weights_only=True) == {"step": 1}  # the last good checkpoint survives
+    assert sorted(p.name for p in path.parent.iterdir()) == ["last.ckpt"]  # no temporary left behind

@@ -17,7 +17,6 @@ Example:
 
 from __future__ import annotations
 
-import os
 import random
 from pathlib import Path
 from typing import Any
@@ -61,12 +60,12 @@ def set_rng_state(state: dict[str, Any], task_rng: torch.Generator) -> None:
 
 
 def save_checkpoint(state: dict[str, Any], path: str | Path) -> None:
-    """Write a checkpoint atomically (temporary file in the same folder, then rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    torch.save(state, tmp)
-    os.replace(tmp, path)
+    """Write a checkpoint atomically through the package's one atomic-write helper (a temporary file in the same
+    folder, the usual file mode, renamed onto ``path``; removed when the write fails)."""
+    from facedeblur.images import atomic_path
+
+    with atomic_path(path) as tmp:
+        torch.save(state, tmp)
 
 
 def load_checkpoint(path: str | Path) -> dict[str, Any]:
