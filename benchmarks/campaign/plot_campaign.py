@@ -57,8 +57,10 @@ def main() -> int:
     present = {p.with_suffix(".safetensors").name for p in args.snapshots.glob("*.json")}
     kept = [p for p in earlier.get("points", []) if p["snapshot"] not in present]
     points = []
+    phase_starts = set(earlier.get("phase_starts_cpu_hours", []))
     for record_path in sorted(args.snapshots.glob("*.json"), key=lambda p: int(re.findall(r"step(\d+)", p.stem)[-1])):
         record = json.loads(record_path.read_text(encoding="utf-8"))
+        phase_starts |= {round(ph["cpu_minutes"] / 60, 3) for ph in record.get("phases", [])}
         weights = record_path.with_suffix(".safetensors")
         scores = cache.setdefault(weights.name, {})
         for protocol, folder in folders.items():
@@ -73,14 +75,7 @@ def main() -> int:
             flush=True,
         )
     points = sorted(kept + points, key=lambda p: p["cpu_hours"])
-    phase_starts = sorted(
-        set(earlier.get("phase_starts_cpu_hours", []))
-        | {
-            round(ph["cpu_minutes"] / 60, 3)
-            for r in args.snapshots.glob("*.json")
-            for ph in json.loads(r.read_text(encoding="utf-8")).get("phases", [])
-        }
-    )
+    phase_starts = sorted(phase_starts)
     results = {"protocol_settings": PROTOCOLS, "phase_starts_cpu_hours": phase_starts, "points": points}
     args.results.write_text(json.dumps(results, indent=2) + "\n")
 

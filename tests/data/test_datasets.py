@@ -68,7 +68,8 @@ def test_face_folder_restore_recipe_grayscale_targets(tmp_path):
     assert torch.allclose(sample["gt"][0], sample["gt"][1]) and torch.allclose(sample["lq"][0], sample["lq"][2])
 
 
-def test_face_folder_sharpness_filter(tmp_path):
+def _faces_with_a_blurry_one_curated(tmp_path):
+    """Four sharp faces and a blurred copy of one, scored by `data curate --report` at 32 px: (folder, report)."""
     import cv2
 
     root = make_faces(tmp_path / "faces", n=4)
@@ -76,6 +77,11 @@ def test_face_folder_sharpness_filter(tmp_path):
     cv2.imwrite(str(root / "blurry.png"), cv2.GaussianBlur(img, (0, 0), 3))
     report = tmp_path / "scores.json"
     assert main(["data", "curate", str(root), "--size", "32", "--report", str(report), "--no-progress"]) == 0
+    return root, report
+
+
+def test_face_folder_sharpness_filter(tmp_path):
+    root, report = _faces_with_a_blurry_one_curated(tmp_path)
     data = json.loads(report.read_text())
     scores = load_scores(report, 32)
     assert data["size"] == 32 and scores == {r["input"]: r["scores"] for r in data["files"]} and len(scores) == 5
@@ -95,13 +101,7 @@ def test_face_folder_sharpness_filter(tmp_path):
 
 
 def test_load_scores_reads_earlier_and_interrupted_curate_reports(tmp_path):
-    import cv2
-
-    root = make_faces(tmp_path / "faces", n=4)
-    img = cv2.imread(str(root / "f00.png"))
-    cv2.imwrite(str(root / "blurry.png"), cv2.GaussianBlur(img, (0, 0), 3))
-    report = tmp_path / "scores.json"
-    assert main(["data", "curate", str(root), "--size", "32", "--report", str(report), "--no-progress"]) == 0
+    root, report = _faces_with_a_blurry_one_curated(tmp_path)
     scores = load_scores(report, 32)
     threshold = (scores[str(root / "blurry.png")]["laplacian"] + scores[str(root / "f00.png")]["laplacian"]) / 2
     expected = FaceFolder(root, size=32, min_sharpness=threshold, metric="laplacian").files
