@@ -9,7 +9,9 @@ Three recipes:
   upsample back, with GFPGAN's ranges, optional grayscale (applied to the target too).
 - :class:`PhotoRecipe` (``photo``, the default restorer's): weighted toward what users bring: camera
   shake up to 31 px at least half the time, Gaussian and defocus blur, sensor noise, JPEG and mild
-  low resolution (down/up x1-x4) so that small faces in whole photos are covered too.
+  low resolution (down/up x1-x4) so that small faces in whole photos are covered too; optionally
+  synthetic frame averages (a face moved along a smooth, spatially varying motion and averaged over
+  frames, :mod:`facedeblur.degrade.warps`) for video-like blur.
 
 Each recipe runs as a numpy function on one image (:func:`degrade_numpy`, used to write files) and as a
 batched torch function on any device (:func:`degrade_torch`, used on the training device). Both draw
@@ -37,6 +39,7 @@ import numpy as np
 
 from facedeblur.degrade import kernels as K
 from facedeblur.degrade import ops
+from facedeblur.degrade import warps as W
 
 
 def _check_range(name: str, value: tuple, lo: float, hi: float | None = None) -> None:
@@ -185,6 +188,11 @@ class PhotoRecipe:
         defocus_probability: probability of a defocus disk (among the rest: Gaussian or no blur).
         defocus_radius: disk radius range, pixels.
         no_blur_probability: probability of no blur (noise/JPEG/low resolution only).
+        frames_probability: probability of a synthetic frame average (:mod:`facedeblur.degrade.warps`)
+            instead of a kernel: the face moved along a smooth, spatially varying motion, averaged over
+            ``frames_count`` frames in linear light; the sharp face is the middle frame.
+        frames_count: odd range of the number of frames averaged.
+        frames_span: range of the largest displacement between the first and last frame, pixels.
         gaussian_sigma: Gaussian sigma range, pixels.
         anisotropic_probability: probability that a Gaussian is anisotropic.
         scale_probability: probability of downsampling (then upsampling back).
@@ -200,6 +208,9 @@ class PhotoRecipe:
     defocus_probability: float = 0.1
     defocus_radius: tuple[float, float] = (1.0, 4.0)
     no_blur_probability: float = 0.05
+    frames_probability: float = 0.0
+    frames_count: tuple[int, int] = (5, 13)
+    frames_span: tuple[float, float] = (2.0, 16.0)
     gaussian_sigma: tuple[float, float] = (0.5, 3.5)
     anisotropic_probability: float = 0.5
     scale_probability: float = 0.3
@@ -217,14 +228,20 @@ class PhotoRecipe:
             "shake_probability",
             "defocus_probability",
             "no_blur_probability",
+            "frames_probability",
             "anisotropic_probability",
             "scale_probability",
             "noise_probability",
             "jpeg_probability",
         )
-        if self.shake_probability + self.defocus_probability + self.no_blur_probability > 1.0:
-            raise ValueError("shake_probability + defocus_probability + no_blur_probability must be <= 1")
+        blur_families = self.shake_probability + self.defocus_probability + self.no_blur_probability
+        if blur_families + self.frames_probability > 1.0:
+            raise ValueError(
+                "shake_probability + defocus_probability + no_blur_probability + frames_probability must be <= 1"
+            )
         _odd_range("shake_sizes", self.shake_sizes)
+        _odd_range("frames_count", self.frames_count)
+        _check_range("frames_span", self.frames_span, 0, 64)
         _check_range("defocus_radius", self.defocus_radius, 0.5, 20)
         _check_range("gaussian_sigma", self.gaussian_sigma, 0.05, 20)
         _check_range("scale", self.scale, 1.0, 16)
@@ -355,6 +372,14 @@ def sample_params_batch(recipe: Recipe, rng: np.random.Generator, n: int, height
         families[shake] = "shake"
         families[defocus] = "defocus"
         families[no_blur] = "none"
+        if recipe.frames_probability > 0:  # drawn only when used: seeded sets without it stay as they were
+            frames_at = none_at + recipe.no_blur_probability
+            warped = (draw >= frames_at) & (draw < frames_at + recipe.frames_probability)
+            families[warped] = "frames"
+            frame_counts = recipe.frames_count[0] + 2 * rng.integers(
+                0, (recipe.frames_count[1] - recipe.frames_count[0]) // 2 + 1, n
+            )
+            spans = rng.uniform(*recipe.frames_span, n)
         cap = 2 * int(math.ceil(3 * recipe.gaussian_sigma[1])) + 1
         g_sizes, s1, s2, angle = _gaussians(rng, n, recipe.gaussian_sigma, recipe.anisotropic_probability, cap)
         lo, hi = recipe.shake_sizes
@@ -369,6 +394,9 @@ def sample_params_batch(recipe: Recipe, rng: np.random.Generator, n: int, height
         for i in np.flatnonzero(defocus):
             kernels[i] = K.defocus_kernel(float(radius[i]))
             info[i] = {"family": "defocus", "radius": float(radius[i])}
+        for i in np.flatnonzero(families == "frames"):
+            field = W.sample_motion_field(rng, height, width, float(spans[i]))
+            info[i] = {"family": "frames", "frames": int(frame_counts[i]), "span": float(spans[i]), "field": field}
     else:
         factor = min(height, width) / recipe.reference_size
         grayscale = rng.random(n) < recipe.grayscale_probability
@@ -419,6 +447,12 @@ def sample_params(recipe: Recipe, rng: np.random.Generator, height: int, width: 
 # numpy implementation
 
 
+def _frames_info(params: dict[str, Any]) -> dict[str, Any] | None:
+    """The synthetic frame average a sample's parameters ask for (``kernel_info`` of family ``frames``), or None."""
+    info = params.get("kernel_info") or {}
+    return info if info.get("family") == "frames" else None
+
+
 def apply_params_numpy(image: np.ndarray, params: dict[str, Any], rng: np.random.Generator) -> np.ndarray:
     """Apply sampled parameters to one image; ``rng`` draws the noise. Returns float32 (H, W, 3) in [0, 1]."""
     x = ops.check_image(image)
@@ -427,6 +461,9 @@ def apply_params_numpy(image: np.ndarray, params: dict[str, Any], rng: np.random
         x = ops.grayscale_numpy(x)
     if params["kernel"] is not None:
         x = ops.blur_numpy(x, params["kernel"])
+    warp = _frames_info(params)
+    if warp is not None:
+        x = W.average_warped_numpy(x, warp["field"], warp["frames"])
     if params["scale"] != 1.0:
         x = ops.resize_numpy(x, *ops.scaled_size(h, w, params["scale"]))
     if params["noise_sigma"] > 0:
@@ -517,6 +554,11 @@ def apply_params_torch(batch, params: list[dict[str, Any]], generator=None):
         elif blurred:
             x = x.clone()
             x[blurred] = ops.blur_torch(x[blurred], [params[i]["kernel"] for i in blurred])
+        warped = [i for i, p in enumerate(params) if _frames_info(p) is not None]
+        if warped:
+            x = x.clone()
+            infos = [_frames_info(params[i]) for i in warped]
+            x[warped] = W.average_warped_torch(x[warped], [k["field"] for k in infos], [k["frames"] for k in infos])
         sigma = torch.tensor([p["noise_sigma"] for p in params], dtype=x.dtype, device=x.device).view(b, 1, 1, 1)
         groups: dict[tuple[int, int], list[int]] = {}
         for i, p in enumerate(params):
@@ -575,4 +617,7 @@ def params_to_json(params: dict[str, Any]) -> dict[str, Any]:
         out["kernel"] = np.round(np.asarray(kernel, dtype=np.float64), 7).tolist()
         out["kernel_size"] = int(kernel.shape[0])
     out["noise_level"] = round(float(params["noise_sigma"]) * 255.0, 6)
+    warp = _frames_info(params)
+    if warp is not None:
+        out["kernel_info"] = {**warp, "field": np.round(np.asarray(warp["field"], np.float64), 4).tolist()}
     return out

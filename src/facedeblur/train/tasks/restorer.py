@@ -90,7 +90,7 @@ def kernel_targets(params: list[dict[str, Any]], size: int) -> tuple[torch.Tenso
 
     A sample has a kernel target when it was blurred by one kernel at full resolution; a no-blur sample's
     target is the delta kernel. Down-scaled samples and real pairs (``real_pair``) have none: their blur is
-    not one kernel.
+    not one kernel, nor is a synthetic frame average's (family ``frames``).
 
     Returns:
         ``(kernels (B, size, size), mask (B,))``.
@@ -99,6 +99,8 @@ def kernel_targets(params: list[dict[str, Any]], size: int) -> tuple[torch.Tenso
     mask = torch.zeros(len(params), dtype=torch.bool)
     for i, p in enumerate(params):
         if p.get("real_pair") or p.get("scale", 1.0) != 1.0:
+            continue
+        if (p.get("kernel_info") or {}).get("family") == "frames":  # spatially varying: not one kernel
             continue
         kernel = p.get("kernel")
         if kernel is None:
