@@ -14,7 +14,7 @@ from facedeblur.train.config import RecipeConfig
 from facedeblur.train.data import ResumableSampler
 from facedeblur.train.ema import EMA
 from facedeblur.train.engine import resolve_accelerator, resolve_precision
-from facedeblur.train.optim import SchedulerConfig, lr_factor
+from facedeblur.train.optim import SchedulerConfig, build_scheduler, lr_factor
 from facedeblur.train.recipes import TASKS, find_recipe, task_class
 from facedeblur.train.task import TrainTask
 
@@ -58,6 +58,20 @@ def test_schedules():
     assert lr_factor(cos, 0, 11) == pytest.approx(1.0) and lr_factor(cos, 10, 11) == pytest.approx(0.1)
     warm = SchedulerConfig(name="constant", warmup=4)
     assert lr_factor(warm, 0, 10) == 0.25 and lr_factor(warm, 5, 10) == 1.0
+
+
+def test_schedule_of_its_own_length():
+    # a warm restart's phase anneals over scheduler.steps, not over the run's engine.steps
+    opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
+    sched = build_scheduler(opt, SchedulerConfig(name="cosine", min_factor=0.1, steps=11), total_steps=10_000)
+    lrs = []
+    for _ in range(15):
+        lrs.append(opt.param_groups[0]["lr"])
+        opt.step()
+        sched.step()
+    assert lrs[0] == pytest.approx(1.0) and lrs[10] == pytest.approx(0.1) and lrs[14] == pytest.approx(0.1)
+    with pytest.raises(ConfigError, match="scheduler steps"):
+        SchedulerConfig(steps=0)
 
 
 def test_task_registry_and_recipe_lookup():

@@ -54,6 +54,9 @@ class SchedulerConfig:
         gamma: decay factor per period.
         warmup: linear warm-up iterations from 0.
         min_factor: final lr factor of ``cosine``.
+        steps: iterations the schedule spans, counted from the start of this run or phase (a warm restart
+            from weights starts its schedule afresh); None: ``engine.steps``. ``cosine`` stays at
+            ``min_factor`` after it.
     """
 
     name: Literal["constant", "step", "cosine", "exponential"] = "constant"
@@ -61,10 +64,13 @@ class SchedulerConfig:
     gamma: float = 0.5
     warmup: int = 0
     min_factor: float = 0.0
+    steps: int | None = None
 
     def __post_init__(self) -> None:
         if self.step_size < 1 or self.warmup < 0:
             raise ConfigError("scheduler step_size must be >= 1 and warmup >= 0")
+        if self.steps is not None and self.steps < 1:
+            raise ConfigError(f"scheduler steps must be >= 1 or null, got {self.steps}")
 
 
 def build_optimizer(params: Iterable[torch.nn.Parameter], config: OptimizerConfig) -> torch.optim.Optimizer:
@@ -93,5 +99,6 @@ def lr_factor(config: SchedulerConfig, step: int, total_steps: int) -> float:
 def build_scheduler(
     optimizer: torch.optim.Optimizer, config: SchedulerConfig, total_steps: int
 ) -> torch.optim.lr_scheduler.LambdaLR:
-    """A per-iteration ``LambdaLR`` following :func:`lr_factor`."""
+    """A per-iteration ``LambdaLR`` following :func:`lr_factor` over ``config.steps`` (else ``total_steps``)."""
+    total_steps = config.steps or total_steps
     return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: lr_factor(config, step, total_steps))
