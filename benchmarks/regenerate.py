@@ -45,7 +45,8 @@ class Entry:
         writes: files or folders under ``benchmarks/results/`` the command (re)writes.
         cpu_minutes: rough CPU cost on the 2-core development machine, in CPU-minutes.
         shared_data: whether it reads ``../shared/data`` (UTKFace faces, dev videos).
-        also_writes: files outside ``benchmarks/results/`` it also rewrites (docs images, README).
+        also_writes: files outside ``benchmarks/results/`` it also rewrites (docs images, the generated blocks of
+            docs/benchmarks.md and README.md).
         before: steps run first, e.g. ``("facedeblur", "data", "parse-labels", ...)`` making its inputs.
         requires: inputs that must exist beforehand and that no entry makes (training runs, snapshots).
         env: environment variables the figures depend on (e.g. ``OMP_NUM_THREADS=1`` for CPU-time figures).
@@ -435,24 +436,24 @@ REGISTRY: tuple[Entry, ...] = (
             f"{SHARED_DATA}/videos",
             "--seconds",
             "1.5",
-            "--weights",
-            "0.9",
-            "--smooth",
-            "face",
+            "--config",
+            'nohold={"hold": 0}',
             "--json",
             f"{RESULTS}/video_quality.json",
+            "--update-docs",
         ),
         _results("video_quality.json"),
         25,
         True,
+        also_writes=("docs/benchmarks.md", "README.md"),
     ),
     Entry(
         "protocols",
-        ("benchmarks/quality/run_protocols.py", "--shared-data", SHARED_DATA, "--update-readme"),
+        ("benchmarks/quality/run_protocols.py", "--shared-data", SHARED_DATA, "--update-docs"),
         _results("mspl", "frames", "blind", "mild", "tables.md"),
         90,
         True,
-        also_writes=("docs/images/benchmark_grid_mspl.png", "README.md"),
+        also_writes=("docs/images/benchmark_grid_mspl.png", "docs/benchmarks.md", "README.md"),
         note="pairs and per-method scores are cached under runs/benchmarks: a rerun only scores what changed",
     ),
     # --- campaign ---

@@ -417,7 +417,7 @@ def print_table(name: str, result: dict) -> None:
 
 
 def markdown_rows(results: dict) -> list[str]:
-    """The README's detection table rows for one results file (a row per detector and photo size).
+    """The detection table rows of docs/benchmarks.md for one results file (a row per detector and photo size).
 
     Args:
         results: what :func:`main` writes with ``-o``.
@@ -465,7 +465,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("data", type=Path, nargs="?", help="shared data folder (utkface/val and videos/)")
     parser.add_argument(
-        "--table", type=Path, nargs="+", help="print the README table's rows from these results files and stop"
+        "--table",
+        type=Path,
+        nargs="+",
+        help="print the rows of docs/benchmarks.md's detection table from these results files and stop",
     )
     parser.add_argument("--detectors", nargs="+", default=["centerface", "hog"])
     parser.add_argument("--photos", type=int, default=40, help="1080p photos per detector (36 faces each)")

@@ -1,10 +1,12 @@
-"""Reproduce the README's benchmark tables: the three public protocols on the baselines and bundled models.
+"""Reproduce the benchmark tables: the public protocols (MSPL-like, frames, blind, mild) on the baselines and models.
 
 For each protocol this runs ``facedeblur benchmark`` (pairs made once under ``--work``, scores cached per
 method there), copies the small report files to ``benchmarks/results/<protocol>/``, the MSPL-like comparison
 grid to ``docs/images/benchmark_grid_mspl.png``, and assembles ``benchmarks/results/tables.md``; with
-``--update-readme`` that text replaces the block between the ``<!-- benchmarks:begin -->`` and
-``<!-- benchmarks:end -->`` markers of README.md.
+``--update-docs`` (alias ``--update-readme``) that text replaces the ``benchmarks`` block of docs/benchmarks.md
+(between ``<!-- benchmarks:begin -->`` and ``<!-- benchmarks:end -->``) and the README's headline table
+(the ``benchmarks-summary`` block) is rebuilt from ``benchmarks/results/<protocol>/results.json``.
+``--docs-only`` (alias ``--readme-only``) does both from the committed results without running anything.
 
 Default sizes fit a 2-core CPU in well under an hour: MSPL-like 40 faces x 8 kernel sizes x 1 kernel
 (320 pairs), frames 5 videos x windows 7/9/11 x up to 6 windows, blind 60 faces, mild 90 faces. Full MSPL size:
@@ -12,18 +14,23 @@ Default sizes fit a 2-core CPU in well under an hour: MSPL-like 40 faces x 8 ker
 
 Usage:
     python benchmarks/quality/run_protocols.py --shared-data ../shared/data --update-readme
+    python benchmarks/quality/run_protocols.py --readme-only      # docs and README from the committed results
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
 import sys
 import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
-BEGIN, END = "<!-- benchmarks:begin -->", "<!-- benchmarks:end -->"
+sys.path.insert(0, str(REPO / "benchmarks"))
+
+from _markers import DOCS, README, update_file  # noqa: E402  (shared with video_quality.py)
+
 TITLES = {
     "mspl": "MSPL-like (camera shake 13..27 px + noise 4/255, non-blind baselines get the true kernel)",
     "frames": "Frame averaging (real motion blur: 7, 9, 11 video frames averaged, middle frame is the truth)",
@@ -31,6 +38,13 @@ TITLES = {
     "mild": "Near-sharp faces (no blur, Gaussian 0.4-1 px or motion 2-5 px, JPEG 90-95): what must not be damaged",
 }
 DEFAULT_SETTINGS = {"mspl": [], "frames": [], "blind": ["faces=60"], "mild": []}
+SUMMARY_LABELS = {
+    "mspl": "MSPL-like (camera shake 13-27 px + noise)",
+    "frames": "frame averaging (real motion, 7-11 frames)",
+    "blind": "blind (`restore` recipe: blur, downsampling, noise, JPEG)",
+    "mild": "near-sharp faces (what must not be damaged)",
+}
+BASELINES = ("blurred", "wiener", "richardson-lucy")  # the input and the non-blind oracles
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -44,15 +58,26 @@ def main(argv: list[str] | None = None) -> int:
     for name in ("mspl", "frames", "blind", "mild"):
         parser.add_argument(f"--{name}", action="append", default=None, metavar="KEY=VALUE", help=f"{name} setting")
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--update-readme", action="store_true")
     parser.add_argument(
-        "--readme-only", action="store_true", help="only copy benchmarks/results/tables.md into README.md"
+        "--update-docs",
+        "--update-readme",
+        dest="update_docs",
+        action="store_true",
+        help="write the tables into docs/benchmarks.md and the headline table into README.md",
+    )
+    parser.add_argument(
+        "--docs-only",
+        "--readme-only",
+        dest="docs_only",
+        action="store_true",
+        help="run nothing: copy benchmarks/results/tables.md into docs/benchmarks.md and rebuild README.md's "
+        "headline table from benchmarks/results/<protocol>/results.json",
     )
     args = parser.parse_args(argv)
 
     results = REPO / "benchmarks" / "results"
-    if args.readme_only:
-        return _update_readme((results / "tables.md").read_text(encoding="utf-8"))
+    if args.docs_only:
+        return update_docs((results / "tables.md").read_text(encoding="utf-8"), results)
     sections = []
     for protocol in args.protocols:
         settings = getattr(args, protocol) if getattr(args, protocol) is not None else DEFAULT_SETTINGS[protocol]
@@ -92,19 +117,51 @@ def main(argv: list[str] | None = None) -> int:
     text = "\n".join(sections)
     (results / "tables.md").write_text(text, encoding="utf-8")
     print(text)
-    return _update_readme(text) if args.update_readme else 0
+    return update_docs(text, results) if args.update_docs else 0
 
 
-def _update_readme(text: str) -> int:
-    readme = REPO / "README.md"
-    content = readme.read_text(encoding="utf-8")
-    if BEGIN not in content or END not in content:
-        print(f"README.md has no {BEGIN} ... {END} block to update", file=sys.stderr)
-        return 2
-    head, rest = content.split(BEGIN, 1)
-    _, tail = rest.split(END, 1)
-    readme.write_text(f"{head}{BEGIN}\n{text}\n{END}{tail}", encoding="utf-8")
-    return 0
+def update_docs(tables: str, results: Path, docs: Path = DOCS, readme: Path = README) -> int:
+    """Write the protocol tables into docs/benchmarks.md and the headline table into README.md.
+
+    Args:
+        tables: the text of ``benchmarks/results/tables.md``.
+        results: the folder holding ``<protocol>/results.json``.
+        docs: the file with the ``benchmarks`` block.
+        readme: the file with the ``benchmarks-summary`` block.
+
+    Returns:
+        0 when both were written, else the first failure's code (2: a block's markers are missing).
+    """
+    return update_file(docs, {"benchmarks": tables}) or update_file(readme, {"benchmarks-summary": summary(results)})
+
+
+def summary(results: Path) -> str:
+    """The README's headline table: PSNR of the input, ``default`` and the best other model, per protocol.
+
+    Args:
+        results: the folder holding ``<protocol>/results.json`` (protocols without one are left out).
+
+    Returns:
+        A markdown table, one row per protocol; the best other model leaves out the input and the oracles.
+
+    Example:
+        >>> summary(REPO / "benchmarks" / "results").splitlines()[0]
+        '| protocol (PSNR, dB) | pairs | input | `default` | best other model |'
+    """
+    lines = ["| protocol (PSNR, dB) | pairs | input | `default` | best other model |", "|---|---:|---:|---:|---|"]
+    for protocol, label in SUMMARY_LABELS.items():
+        path = results / protocol / "results.json"
+        if not path.is_file():
+            continue
+        rows = {row["method"]: row for row in json.loads(path.read_text(encoding="utf-8"))["summary"]}
+        others = [row for name, row in rows.items() if name not in (*BASELINES, "default")]
+        best = max(others, key=lambda row: row["psnr"])
+        default = f"**{rows['default']['psnr']:.2f}**" if "default" in rows else "-"
+        lines.append(
+            f"| {label} | {int(rows['blurred']['count'])} | {rows['blurred']['psnr']:.2f} | {default} "
+            f"| {best['psnr']:.2f} (`{best['method']}`) |"
+        )
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

@@ -28,9 +28,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import tempfile
 import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from _markers import DOCS, README, update_file  # noqa: E402  (shared with run_protocols.py)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -55,15 +60,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--search-seconds", type=float, default=12.0, help="where to look for the most motion")
     parser.add_argument("--json", type=Path, help="also write every figure to this file")
     parser.add_argument(
+        "--update-docs",
         "--update-readme",
+        dest="update_docs",
         action="store_true",
-        help="rewrite README.md's flicker table (between the video-steady markers) from the figures",
+        help="rewrite the flicker table of docs/benchmarks.md (the video-steady block) and its mean row in "
+        "README.md (the video-steady-summary block) from the figures",
     )
-    parser.add_argument("--from-json", type=Path, help="no run: an earlier --json file's figures (for --update-readme)")
+    parser.add_argument("--from-json", type=Path, help="no run: an earlier --json file's figures (for --update-docs)")
     args = parser.parse_args(argv)
     if args.from_json:
         figures = json.loads(args.from_json.read_text())
-        return update_readme(figures) if args.update_readme else 0
+        return update_docs(figures) if args.update_docs else 0
 
     import numpy as np
     import torch
@@ -195,32 +203,57 @@ def main(argv: list[str] | None = None) -> int:
         )
     if args.json:
         args.json.write_text(json.dumps(figures, indent=2) + "\n")
-    return update_readme(figures) if args.update_readme else 0
-
-
-BEGIN, END = "<!-- video-steady:begin -->", "<!-- video-steady:end -->"
+    return update_docs(figures) if args.update_docs else 0
 
 
 def steady_table(figures: dict) -> str:
-    """The README's flicker table: per clip, real-clip flicker and frames-protocol PSNR and flicker.
+    """The flicker table of docs/benchmarks.md: per clip, real-clip flicker and frames-protocol PSNR and flicker.
 
     Columns: the input, ``unsteady`` (the defaults without the alignment hold, the steady rounding
     and the noise-scaled face averaging: the defaults before them) and ``default``.
     """
-    import numpy as np
-
-    def real(row: dict, name: str) -> float:
-        return row["real_flicker_out" if name == "default" else f"real_flicker_{name}"]
-
     lines = [
         "| clip | real: flicker in | unsteady | default | default vs in | frames: PSNR in | unsteady | default "
         "| flicker in | unsteady | default |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    columns: list[list[float]] = []
+    rows = _steady_rows(figures)
+    for clip, values in rows.items():
+        lines.append(f"| {clip} | " + " | ".join(_cell(i, v) for i, v in enumerate(values)) + " |")
+    means = _steady_means(rows)
+    lines.append("| **mean** | " + " | ".join(f"**{_cell(i, v)}**" for i, v in enumerate(means)) + " |")
+    return "\n".join(lines)
+
+
+def steady_summary(figures: dict) -> str:
+    """The README's flicker headline: the mean row of :func:`steady_table`, in words.
+
+    Args:
+        figures: the figures (or an earlier ``--json`` file's).
+
+    Returns:
+        One line: real-clip flicker in -> default, and the frames protocol's face-box PSNR in -> default.
+    """
+    real_in, _, real_out, change, psnr_in, _, psnr_out = (
+        _cell(i, v) for i, v in enumerate(_steady_means(_steady_rows(figures))[:7])
+    )
+    return (
+        f"Flicker on the {len(figures)} dev clips (mean, 8-bit levels): input {real_in}, restored {real_out} "
+        f"({change}); face-box PSNR on their blurred stretches (frames protocol as video): {psnr_in} dB in, "
+        f"{psnr_out} dB restored."
+    )
+
+
+def _steady_rows(figures: dict) -> dict[str, list[float]]:
+    """Per clip, the flicker table's ten figures (see :func:`steady_table`)."""
+
+    def real(row: dict, name: str) -> float:
+        return row["real_flicker_out" if name == "default" else f"real_flicker_{name}"]
+
+    rows = {}
     for clip, row in figures.items():
         frames_u, frames_d = row["frames_unsteady"], row["frames_default"]
-        values = [
+        rows[clip] = [
             row["real_flicker_in"],
             real(row, "unsteady"),
             real(row, "default"),
@@ -232,12 +265,16 @@ def steady_table(figures: dict) -> str:
             frames_u["flicker_out"],
             frames_d["flicker_out"],
         ]
-        columns.append(values)
-        lines.append(f"| {clip} | " + " | ".join(_cell(i, v) for i, v in enumerate(values)) + " |")
-    means = np.mean(np.array(columns), axis=0)
+    return rows
+
+
+def _steady_means(rows: dict[str, list[float]]) -> list[float]:
+    """The mean of each column; the change column is that of the mean flickers, not the mean of the changes."""
+    import numpy as np
+
+    means = np.mean(np.array(list(rows.values())), axis=0)
     means[3] = means[2] / means[0] - 1
-    lines.append("| **mean** | " + " | ".join(f"**{_cell(i, v)}**" for i, v in enumerate(means)) + " |")
-    return "\n".join(lines)
+    return [float(v) for v in means]
 
 
 def _cell(i: int, value: float) -> str:
@@ -246,18 +283,11 @@ def _cell(i: int, value: float) -> str:
     return f"{value:.2f}" if i in (4, 5, 6) else f"{value:.3f}"
 
 
-def update_readme(figures: dict) -> int:
-    """Replace the table between the video-steady markers of README.md; 1 when the markers are missing."""
-    readme = Path(__file__).resolve().parents[2] / "README.md"
-    text = readme.read_text(encoding="utf-8")
-    if BEGIN not in text or END not in text:
-        print(f"README.md has no {BEGIN} ... {END} block")
-        return 1
-    head, rest = text.split(BEGIN, 1)
-    _, tail = rest.split(END, 1)
-    readme.write_text(head + BEGIN + "\n" + steady_table(figures) + "\n" + END + tail, encoding="utf-8")
-    print(f"updated {readme}")
-    return 0
+def update_docs(figures: dict) -> int:
+    """Write the flicker table into docs/benchmarks.md and its mean into README.md; 2 when a block is missing."""
+    return update_file(DOCS, {"video-steady": steady_table(figures)}) or update_file(
+        README, {"video-steady-summary": steady_summary(figures)}
+    )
 
 
 if __name__ == "__main__":

@@ -3,7 +3,7 @@
 Each model is exported with `facedeblur export NAME --format onnx` (the same code, into a temporary
 folder, parity-checked against PyTorch), then both runtimes restore the same random 128 px face
 batches with the same number of CPU threads; the median of ``--repeats`` timed runs (after warm-up)
-is reported per batch and per face. Prints a markdown table (the one in README ## Benchmarks).
+is reported per batch and per face. Prints a markdown table (the one in docs/benchmarks.md).
 
     python benchmarks/speed/onnx_vs_torch.py                          # every bundled model, batch 1 and 8, 1 thread
     python benchmarks/speed/onnx_vs_torch.py --models chrysos --batch 1 8 16 --threads 1 --json out.json

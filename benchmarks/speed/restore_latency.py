@@ -1,4 +1,4 @@
-"""Restore latency per aligned face on the CPU with a hub-loaded model (the figure in README ## Benchmarks).
+"""Restore latency per aligned face on the CPU with a hub-loaded model (the figure in docs/benchmarks.md).
 
 Loads the model exactly as `facedeblur restore --aligned` does (facedeblur.models.hub), then times the
 forward pass on 128x128 faces (the model's face size) one at a time and in batches; prints the median.

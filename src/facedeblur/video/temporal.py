@@ -27,7 +27,7 @@ Averaging only the change leaves the face as steady as the input at best, and a 
 the input's noise more: on a noisy clip (d12) the restoration flickered 1.5 % more than the input
 however much the change was smoothed. Averaging the whole face brings the noisy clips below the
 input, but on a clean one (d19) it only smears detail (more flicker and -0.8 dB of face-box PSNR on
-the frames protocol); scaled by the track's noise it does the first and not the second (README,
+the frames protocol); scaled by the track's noise it does the first and not the second (docs/benchmarks.md,
 "Video (CPU)"). The rest of what a restoration adds to flicker is in the alignment and the rounding
 to 8 bits, handled by :class:`facedeblur.video.faces.FaceStages` (``hold``, ``steady_levels``).
 
