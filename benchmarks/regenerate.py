@@ -170,7 +170,7 @@ REGISTRY: tuple[Entry, ...] = (
         _results("serve_load.json"),
         12,
         True,
-        note="loopback only; the README's table is the bundled default model at --concurrency 2",
+        note="loopback only; the table of docs/benchmarks.md is the bundled default model at --concurrency 2",
     ),
     Entry(
         "train-throughput-crop64",
