@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from facedeblur.video import Stage, plan_chunks, run_stages
-from facedeblur.video.temporal import ChangeSmoother, FaceMotion, dense_flow, warp
+from facedeblur.video.temporal import CHANGE_SCALE, ChangeSmoother, FaceMotion, dense_flow, warp
 from facedeblur.video.track import FaceFollower
 
 
@@ -112,7 +112,7 @@ def test_flow_warp_moves_an_image_and_smoothing_follows_the_motion():
     assert np.median(flow[8:-8, 8:-8, 0]) == pytest.approx(-3, abs=0.5)
     assert np.abs(warp(base, flow) - moved)[8:-8, 8:-8].mean() < 0.02
     crop0, crop1 = np.dstack([base] * 3), np.dstack([moved] * 3)
-    motion, smoother = FaceMotion(), ChangeSmoother(weight=0.5, of="change")
+    motion, smoother = FaceMotion(), ChangeSmoother(weight=0.5, of="change", change_scale=None)
     smoother(1, motion(1, crop0), crop0 * 0.1)
     change = smoother(1, motion(1, crop1), crop1 * 0.3)
     # half-way between this frame's change and the previous one *moved with the face*
@@ -123,6 +123,30 @@ def test_flow_warp_moves_an_image_and_smoothing_follows_the_motion():
         smoother(2, motion(2, crop0), None)
     with pytest.raises(ValueError, match="weight"):
         ChangeSmoother(weight=1.0)
+
+
+def test_smoothing_averages_a_wobble_of_the_change_but_keeps_a_new_one():
+    import cv2
+
+    rng = np.random.default_rng(4)
+    crop = np.dstack([cv2.GaussianBlur(rng.random((64, 64)).astype(np.float32), (0, 0), 2)] * 3)
+    sharpening = (crop - cv2.GaussianBlur(crop, (0, 0), 1.5)) * 2
+    outs = {}
+    for scale in (None, CHANGE_SCALE):
+        motion, smoother = FaceMotion(), ChangeSmoother(weight=0.9, of="change", change_scale=scale)
+        smoother(1, motion(1, crop), sharpening)
+        wobble = sharpening + np.float32(0.5 / 255)  # the model's answer wobbles by half a level
+        outs["wobble", scale] = smoother(1, motion(1, crop), wobble) - sharpening
+        # the model answers differently (the face's blur changed): three times the sharpening
+        outs["new", scale] = smoother(1, motion(1, crop), sharpening * 3)
+    # a wobble is averaged away with or without the limit
+    assert np.abs(outs["wobble", CHANGE_SCALE]).mean() < 0.25 * 0.5 / 255
+    # a new change is mostly averaged away without the limit, mostly kept with it
+    unlimited = np.abs(outs["new", None] - sharpening * 3).mean()
+    limited = np.abs(outs["new", CHANGE_SCALE] - sharpening * 3).mean()
+    assert limited < 0.3 * unlimited
+    with pytest.raises(ValueError, match="change_scale"):
+        ChangeSmoother(change_scale=0.0)
 
 
 def test_chunks_are_cut_at_key_frames_near_equal_parts():
