@@ -313,6 +313,20 @@ def test_written_files_get_the_usual_mode(tmp_path):
     assert not [p for p in Path(tmp_path).iterdir() if p.name.startswith(".")]  # no temp file left
 
 
+def test_importing_the_package_leaves_the_umask_alone():
+    import subprocess
+    import sys
+
+    code = (
+        "import os; calls = []; real = os.umask\n"
+        "os.umask = lambda mask: (calls.append(mask), real(mask))[1]\n"
+        "import facedeblur.images, facedeblur.restore, facedeblur.cli\n"
+        "assert not calls, calls"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+
+
 def test_tiff_encoder_survives_exif_it_cannot_place(tmp_path):
     exif = Image.Exif()
     exif[0x9286] = b"\x00" * 10  # UserComment in IFD0: an odd place, any type

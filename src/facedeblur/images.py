@@ -40,6 +40,7 @@ Example:
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import re
 import tempfile
@@ -609,17 +610,31 @@ def write_bytes_atomic(path: str | Path, data: bytes) -> None:
 
 
 def _read_umask() -> int:
+    """The process's umask, read from ``/proc/self/status`` where Linux has it (nothing changes).
+
+    Elsewhere it is set and restored once and cached: ``os.umask`` is process-wide, so for that moment
+    a file another thread creates would get the wrong mode; this happens at the first write, not at import.
+    """
+    try:
+        with open("/proc/self/status", encoding="ascii", errors="replace") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    return _flipped_umask()
+
+
+@functools.cache
+def _flipped_umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
 
 
-_UMASK = _read_umask()  # read once at import: os.umask is process-wide and racy under threads
-
-
 def give_usual_mode(path: str | Path) -> None:
     """Give a file made by ``tempfile.mkstemp`` (mode 0600) the mode a new file usually gets (0666 - umask)."""
-    os.chmod(path, 0o666 & ~_UMASK)
+    os.chmod(path, 0o666 & ~_read_umask())
 
 
 def write_text_atomic(path: str | Path, text: str) -> None:

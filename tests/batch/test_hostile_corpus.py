@@ -4,8 +4,6 @@ Each command runs once, through the real entry point (``python -m facedeblur.cli
 corpus folder (:mod:`_corpus`). Asserted for every command: each bad file is named in exactly one
 line, the run goes on for the good ones, no traceback and no "internal error", the exit code is
 non-zero, no input changed (sha256), and outputs are faithful (depth, mode, ICC, EXIF, DPI).
-Cases that wait for the batch core (:mod:`facedeblur.batch`) to take a command over are marked
-``xfail(strict=True)`` with the missing piece named, so they fail loudly once it lands.
 """
 
 from __future__ import annotations

@@ -141,6 +141,7 @@ def test_export_refuses_unknown_models_and_formats(tmp_path, capsys):
         main(["export", "default", "--format", "tflite", "-o", str(tmp_path / "m.tflite")])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(bundled_models()))
 def test_every_bundled_model_exports_to_onnx_within_tolerance(name, tmp_path):
     model, meta = load_weights(bundled_models()[name])

@@ -22,6 +22,8 @@ from facedeblur.images import write_image
 from facedeblur.models import hub
 from facedeblur.restore import Restorer
 
+pytestmark = pytest.mark.slow  # its module fixture exports every architecture to ONNX
+
 ort = pytest.importorskip("onnxruntime")
 
 

@@ -32,6 +32,7 @@ def _files(root):
     return {p.relative_to(root).as_posix(): p for p in sorted(root.rglob("*")) if p.is_file()}
 
 
+@pytest.mark.slow
 def test_ray_mining_gives_the_same_dataset(tmp_path, utkface_val, local_ray):
     videos = make_videos(tmp_path / "videos", cached_val_faces(utkface_val, 1)[0], frames=10)
     inputs = [videos["moving"], videos["faceless"]]
@@ -70,6 +71,7 @@ def _records(report: dict) -> dict:
     return {r["input"]: {k: v for k, v in r.items() if k not in RECORD_TIMINGS} for r in report["files"]}
 
 
+@pytest.mark.slow
 def test_restore_with_ray_writes_the_same_files_and_records_as_in_process(tmp_path, utkface_val, local_ray, capsys):
     model = make_tiny_model(tmp_path / "tiny.safetensors")
     folder = tmp_path / "photos"
@@ -113,6 +115,7 @@ def test_restore_with_ray_rejects_a_bad_model_before_starting(tmp_path, capsys):
     assert "nope" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_a_long_video_is_cut_at_key_frames_restored_by_two_actors_and_joined(tmp_path, utkface_val, local_ray):
     from _video_helpers import make_clip, packets_of, video_pts_seconds
     from facedeblur.distributed.ray_jobs import restore_folder_with_ray

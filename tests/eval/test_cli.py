@@ -135,6 +135,27 @@ def test_evaluate_video_refuses_an_output_on_an_input_before_any_work(tmp_path, 
     assert clip.read_bytes() == b"not decoded: refused first"
 
 
+def test_an_output_that_cannot_be_written_fails_before_any_scoring(tmp_path, capsys, monkeypatch):
+    import facedeblur.eval.runner
+
+    def never(*args, **kwargs):
+        raise AssertionError("scored although the output cannot be written")
+
+    monkeypatch.setattr(facedeblur.eval.runner, "evaluate_method", never)
+    pairs = _make_pairs(tmp_path / "pairs")
+    blocker = tmp_path / "a_file"
+    blocker.write_text("a file where a folder would be made")
+    base = ["evaluate", "-m", "blurred", "--pairs", str(pairs), "--metrics", "psnr", "-q"]
+    for option in ("-o", "--save-images"):
+        assert main([*base, option, str(blocker / "scores")]) == 1
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "a parent is not a folder" in err and str(blocker) in err
+    clip = tmp_path / "clip.mp4"
+    clip.write_bytes(b"not decoded: refused first")
+    assert main(["evaluate", "--video", str(clip), "--restored", str(clip), "-o", str(blocker / "v")]) == 1
+    assert "a parent is not a folder" in capsys.readouterr().err
+
+
 def test_a_broken_pair_is_reported_and_the_rest_scored(tmp_path, capsys):
     pairs = _make_pairs(tmp_path / "pairs")
     (pairs / "blurred" / "p1.png").write_bytes(b"\x89PNG\r\n\x1a\n truncated")

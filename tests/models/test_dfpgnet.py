@@ -241,6 +241,7 @@ def test_gan_step_on_windows():
     assert {"d_img", "d_feat", "prior_w"} == set(d_logs)
 
 
+@pytest.mark.slow
 def test_smoke_recipe_trains_through_the_engine(utkface_train, tmp_path):
     from facedeblur.train.config import load_recipe
     from facedeblur.train.engine import train

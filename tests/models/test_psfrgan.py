@@ -253,6 +253,7 @@ def test_training_task_refuses_a_non_parsenet_file(tmp_path):
         task.build_models()
 
 
+@pytest.mark.slow
 def test_smoke_recipes_train_export_and_restore_end_to_end(utkface_train, utkface_val, tmp_path):
     """parsenet-smoke -> export -> psfrgan-smoke (with that parsenet) -> export -> a bundle that works alone."""
     import shutil

@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from _train_helpers import write_faces
 from facedeblur.train.checkpoint import load_checkpoint
 from facedeblur.train.recipes import CONFIG_DIRS
@@ -15,6 +17,7 @@ from facedeblur.train.recipes import CONFIG_DIRS
 REPO = Path(__file__).resolve().parents[2]
 
 
+@pytest.mark.slow
 def test_ddp_two_cpu_processes_keep_replicas_in_sync(tmp_path):
     write_faces(tmp_path / "faces" / "train", 12, seed=0)
     write_faces(tmp_path / "faces" / "val", 4, seed=1)

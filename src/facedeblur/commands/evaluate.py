@@ -87,7 +87,7 @@ def parse_metrics(text: str) -> list[str]:
 def _run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from facedeblur.batch.paths import PathPolicy
+    from facedeblur.batch.paths import PathPolicy, check_writable_folder
     from facedeblur.errors import UserError
     from facedeblur.eval.report import markdown_table, write_csv
     from facedeblur.eval.runner import BASELINES, evaluate_method, load_method, read_pairs
@@ -115,6 +115,9 @@ def _run(args: argparse.Namespace) -> int:
         policy.check_folder(args.save_images, "--save-images")
         for pair in pairs:
             policy.reserve(Path(args.save_images) / f"{pair.name}.png", "--save-images", pair.blurred)
+    for folder, what in ((args.output, "--output"), (args.save_images, "--save-images")):
+        if folder:  # an output that cannot be written fails now, not after all the scoring
+            check_writable_folder(folder, what)
     device = args.device if args.model in BASELINES else resolve_device(args.device)
     method = load_method(args.model, device)
     if method.needs_kernel and not any(p.kernel is not None for p in pairs):
@@ -172,10 +175,11 @@ def _run_video(args: argparse.Namespace) -> int:
         raise UserError(f"--seconds must be > 0, got {args.seconds}")
     summary = None
     if args.output:  # refused up front: the summary may not land on or inside an input
-        from facedeblur.batch.paths import PathPolicy
+        from facedeblur.batch.paths import PathPolicy, check_writable_folder
 
         policy = PathPolicy([args.video, *([args.restored] if args.restored else [])])
         policy.check_folder(args.output, "--output")
+        check_writable_folder(args.output, "--output")
         summary = policy.reserve(Path(args.output) / "video_summary.json", "--output")
     restorer = None
     if not args.restored:
