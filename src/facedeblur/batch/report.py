@@ -45,6 +45,8 @@ class BatchReport:
         command: the command's name, e.g. ``"restore"`` or ``"degrade images"``.
         options: the settings the run used (recorded as given).
         resume: carry over the records of an earlier report of the same command at ``path``.
+        carry: with ``resume``, which earlier records may be carried over (default: all); e.g. only
+            those scored with the same model and settings.
         summarize: extra summary fields from the records (e.g. faces restored).
         interval: seconds between rewrites of the report while the run goes.
     """
@@ -56,6 +58,7 @@ class BatchReport:
         options: dict[str, Any] | None = None,
         *,
         resume: bool = False,
+        carry: Callable[[dict], bool] | None = None,
         summarize: Callable[[list[dict]], dict[str, Any]] | None = None,
         interval: float = 2.0,
     ) -> None:
@@ -73,12 +76,18 @@ class BatchReport:
         self._written = False
         if resume and self.path is not None:
             self._earlier = _read_records(self.path, command)
+            if carry is not None:
+                self._earlier = {key: r for key, r in self._earlier.items() if carry(r)}
 
     @property
     def records(self) -> list[dict]:
         """This run's records in input order, then the carried-over ones it did not touch."""
         seen = list(self._records.values())
         return seen + [r for key, r in self._earlier.items() if key not in self._records]
+
+    def earlier(self, key: str | Path) -> dict | None:
+        """The carried-over record of the input ``key`` (``resume``), or None."""
+        return self._earlier.get(str(key))
 
     def add(self, record: dict) -> None:
         """Add one file's record (replacing an earlier record of the same input); may rewrite the report.

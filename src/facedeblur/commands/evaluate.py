@@ -14,6 +14,7 @@ from facedeblur.commands.grammar import (
     add_skip_bad_argument,
 )
 
+REPORT_NAME = "report.json"  # in -o: one record per pair (the batch core's report)
 METRIC_SETS = {"fast": "psnr,ssim,psnr_y,ssim_y,ms_ssim,niqe"}
 
 
@@ -30,12 +31,15 @@ def register(subparsers) -> None:
             "Fréchet distance between the identity descriptors of the restored and true sets. Baselines: "
             "'blurred' (the input), 'wiener' and 'richardson-lucy' (non-blind: they read the true kernel of "
             "each pair from PAIRS/kernels/NAME.npy). Make pairs with `facedeblur benchmark` or bring your own. "
-            "A pair that cannot be read or scored is listed and the others are scored."
+            "A pair that cannot be read or scored is named in one line and the others are scored; with -o, "
+            "OUT/report.json holds one record per pair, written as the run goes, and --skip-existing resumes "
+            "an interrupted run from it."
         ),
         examples=[
             ("evaluate --pairs pairs/ -m chrysos", "all metrics, one row per image"),
             ("evaluate --pairs pairs/ -m wiener --metrics fast -o scores/", "a baseline, CSV + JSON"),
             ("evaluate --pairs pairs/ -m my.safetensors --save-images restored/", "keep the restored faces"),
+            ("evaluate --pairs pairs/ -m chrysos -o scores/ --skip-existing", "resume an interrupted run"),
         ],
     )
     add_model_argument(parser, extra=", or a baseline: blurred, wiener, richardson-lucy (default: default)")
@@ -58,7 +62,14 @@ def register(subparsers) -> None:
         "--output",
         "-o",
         metavar="DIR",
-        help="folder for per_image.csv and summary.json (not inside the pairs' sub-folders)",
+        help="folder for per_image.csv, summary.json and report.json, the per-pair records (not inside the "
+        "pairs' sub-folders)",
+    )
+    parser.add_argument(
+        "--skip-existing",
+        action="store_true",
+        help="resume: keep the scores of pairs -o's report.json already holds for the same model, metrics and "
+        "pair files (and whose --save-images image exists); score the rest",
     )
     parser.add_argument(
         "--save-images", metavar="DIR", help="also write the restored images to DIR (not inside the pairs' folders)"
@@ -88,6 +99,7 @@ def _run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from facedeblur.batch.paths import PathPolicy, check_writable_folder
+    from facedeblur.batch.run import remove_stale_temps
     from facedeblur.errors import UserError
     from facedeblur.eval.report import markdown_table, write_csv
     from facedeblur.eval.runner import BASELINES, evaluate_method, load_method, read_pairs
@@ -107,17 +119,27 @@ def _run(args: argparse.Namespace) -> int:
         [path for p in pairs for path in (p.blurred, p.gt, p.kernel) if path is not None],
         [root / sub for sub in ("blurred", "gt", "kernels", "params") if (root / sub).is_dir()],
     )
+    if args.skip_existing and not args.output:
+        raise UserError("--skip-existing resumes from the report in -o: give -o DIR")
+    report_path = None
     if args.output:
         policy.check_folder(args.output, "--output")
         for name in ("per_image.csv", "summary.json"):
             policy.reserve(Path(args.output) / name, "--output")
+        report_path = policy.reserve(Path(args.output) / REPORT_NAME, "--output")
+    saved = []
     if args.save_images:
         policy.check_folder(args.save_images, "--save-images")
         for pair in pairs:
-            policy.reserve(Path(args.save_images) / f"{pair.name}.png", "--save-images", pair.blurred)
+            saved.append(policy.reserve(Path(args.save_images) / f"{pair.name}.png", "--save-images", pair.blurred))
     for folder, what in ((args.output, "--output"), (args.save_images, "--save-images")):
         if folder:  # an output that cannot be written fails now, not after all the scoring
             check_writable_folder(folder, what)
+    if args.output:
+        out = Path(args.output)
+        remove_stale_temps([out / "per_image.csv", out / "summary.json", out / REPORT_NAME, *saved])
+    else:
+        remove_stale_temps(saved)
     device = args.device if args.model in BASELINES else resolve_device(args.device)
     method = load_method(args.model, device)
     if method.needs_kernel and not any(p.kernel is not None for p in pairs):
@@ -128,10 +150,14 @@ def _run(args: argparse.Namespace) -> int:
         metrics,
         args.batch_size,
         save_dir=args.save_images,
-        progress=sys.stderr.isatty() and not args.quiet,
+        progress=not args.quiet,
+        report_path=report_path,
+        resume=args.skip_existing,
+        options={"pairs": str(args.pairs), "save_images": args.save_images},
+        skip_bad=args.skip_bad,
+        debug=args.debug,
     )
-    if result.failures and not args.skip_bad:
-        print(f"facedeblur evaluate: {result.failures[0][1]} (stopped by --no-skip-bad)", file=sys.stderr)
+    if result.stopped:  # said in one line; the report keeps what was scored (--skip-existing resumes)
         return 1
     if not args.quiet:
         print(markdown_table(result.rows, ["name", "group", *metrics], headers={"name": "Image", "group": "Group"}))
@@ -141,6 +167,9 @@ def _run(args: argparse.Namespace) -> int:
     print(markdown_table([summary], columns))
     if result.skipped:
         print(f"{len(result.skipped)} pairs without a true kernel skipped", file=sys.stderr)
+    carried = int(result.report.get("summary", {}).get("carried_over", 0))
+    if carried:
+        print(f"facedeblur evaluate: {carried} pair(s) kept from {report_path} (--skip-existing)", file=sys.stderr)
     if args.output:
         out = Path(args.output)
         write_csv(out / "per_image.csv", result.rows, ["name", "group", *metrics])
@@ -150,14 +179,13 @@ def _run(args: argparse.Namespace) -> int:
             "means": {k: (v if v == v else None) for k, v in result.means.items()},
             "skipped": result.skipped,
             "failures": [{"name": n, "error": e} for n, e in result.failures],
+            "report": REPORT_NAME,
         }
         write_text_atomic(out / "summary.json", json.dumps(record, indent=2) + "\n")
-    for _name, error in result.failures:
-        print(f"facedeblur evaluate: failed: {error}", file=sys.stderr)
-    if result.failures:
-        print(f"facedeblur evaluate: {len(result.failures)} of {len(pairs)} pairs failed", file=sys.stderr)
-        return 1
-    return 0
+    if result.failures:  # each was named in one line as the run went
+        where = f"; see {report_path}" if report_path else ""
+        print(f"facedeblur evaluate: {len(result.failures)} of {len(pairs)} pairs failed{where}", file=sys.stderr)
+    return result.exit_code
 
 
 def _run_video(args: argparse.Namespace) -> int:

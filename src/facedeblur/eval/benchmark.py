@@ -126,13 +126,22 @@ def run_benchmark(
         result = _cached_result(out, method.name, key) if reuse else None
         if result is None:
             result = evaluate_method(
-                pairs, method, metrics, batch_size, keep_images=grid_names, cache=cache, progress=progress
+                pairs,
+                method,
+                metrics,
+                batch_size,
+                keep_images=grid_names,
+                cache=cache,
+                progress=progress,
+                command="benchmark",
             )
             _store_result(out, result, key)
             cache.save(reference_file, pairs_key)
         elif grid_names:  # scores come from the cache; restore only the grid faces again
             grid_pairs = [p for p in pairs if p.name in set(grid_names)]
-            result.images = evaluate_method(grid_pairs, method, [], batch_size, keep_images=grid_names).images
+            result.images = evaluate_method(
+                grid_pairs, method, [], batch_size, keep_images=grid_names, command="benchmark"
+            ).images
         bench.results[method.name] = result
         if result.failures:
             bench.failures[method.name] = result.failures

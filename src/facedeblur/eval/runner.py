@@ -21,7 +21,7 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import numpy as np
 
@@ -183,6 +183,9 @@ class EvalResult:
         failures: ``(name, message)`` for pairs that could not be read or restored.
         skipped: names skipped because the method needs a kernel the pair lacks.
         images: restored images kept for comparison grids (name -> (H, W, 3) float32).
+        stopped: why the run ended early (a fatal write, ``--no-skip-bad``), or None.
+        exit_code: 0 when every pair was scored (or skipped for lack of a kernel), else 1.
+        report: the per-pair batch report (:class:`facedeblur.batch.report.BatchReport` layout).
     """
 
     method: str
@@ -191,6 +194,9 @@ class EvalResult:
     failures: list[tuple[str, str]] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     images: dict[str, np.ndarray] = field(default_factory=dict)
+    stopped: str | None = None
+    exit_code: int = 0
+    report: dict[str, Any] = field(default_factory=dict)
 
 
 class ReferenceCache:
@@ -320,105 +326,287 @@ def evaluate_method(
     save_dir: str | Path | None = None,
     cache: ReferenceCache | None = None,
     progress: bool = False,
+    *,
+    report_path: str | Path | None = None,
+    resume: bool = False,
+    options: dict[str, Any] | None = None,
+    skip_bad: bool = True,
+    debug: bool = False,
+    command: str = "evaluate",
+    stream: TextIO | None = None,
 ) -> EvalResult:
-    """Restore every pair with ``method`` and score it.
+    """Restore every pair with ``method`` and score it, on the batch core (one record per pair).
+
+    Each pair becomes a record of a :class:`facedeblur.batch.report.BatchReport` (written to
+    ``report_path`` as the run goes, so an interrupted run leaves what it scored); a pair that cannot be
+    read, restored, scored or saved is that pair's one-line failure (printed) and the run goes on.
+    Pairs are still restored ``batch_size`` at a time. The result's rows, means and FID-ID are
+    computed from the records, carried-over ones included.
 
     Args:
         pairs: from :func:`read_pairs`.
         method: from :func:`load_method`.
         metrics: subset of :data:`METRICS` to compute (identity and landmark metrics are the slow ones).
         batch_size: images per model call.
-        keep_images: names whose restored images are kept in the result (for grids).
-        save_dir: if given, restored images are written there as PNG (atomically).
+        keep_images: names whose restored images are kept in the result (for grids); always restored.
+        save_dir: if given, restored images are written there as ``NAME.png`` with the blurred input's
+            bit depth, mode (gray, alpha) and metadata (ICC, EXIF, DPI).
         cache: ground-truth cache shared across methods on the same pairs.
-        progress: show a progress bar.
+        progress: show progress (stderr).
+        report_path: the per-pair report (None: kept in memory).
+        resume: carry over the ``ok`` records of the report at ``report_path`` scored with the same
+            method, metrics and pair files (and whose saved image exists): those pairs are not scored again.
+        options: the run's settings, recorded in the report.
+        skip_bad: go on past failed pairs (False: stop at the first).
+        debug: print tracebacks of unexpected errors.
+        command: the command's name in messages.
+        stream: where messages go (default stderr).
 
     Returns:
-        An :class:`EvalResult`; unreadable pairs are recorded in ``failures`` and the run continues.
-    """
-    from tqdm import tqdm
+        An :class:`EvalResult`; ``stopped`` says why a run ended early, ``exit_code`` is 1 when any
+        pair failed.
 
-    from facedeblur.batch.run import describe_error
-    from facedeblur.errors import InputError, is_output_fatal
-    from facedeblur.eval.faces import load_face
-    from facedeblur.images import write_image
+    Example:
+        >>> import tempfile
+        >>> from pathlib import Path
+        >>> from facedeblur.images import write_image
+        >>> root = Path(tempfile.mkdtemp())
+        >>> for side in ("blurred", "gt"):
+        ...     (root / side).mkdir()
+        ...     write_image(root / side / "a.png", np.full((16, 16, 3), 100, np.uint8))
+        >>> result = evaluate_method(read_pairs(root), load_method("blurred"), ["psnr"])
+        >>> result.means["psnr"], result.exit_code
+        (100.0, 0)
+    """
+    from facedeblur.batch.report import BatchReport
+    from facedeblur.batch.run import run_batch
 
     unknown = sorted(set(metrics) - set(METRICS))
     if unknown:
         raise ValueError(f"unknown metrics {unknown}; known: {', '.join(METRICS)}")
+    metrics = list(metrics)
     cache = cache if cache is not None else ReferenceCache()
-    result = EvalResult(method.name)
     keep = set(keep_images)
-    all_pred_desc: list[np.ndarray] = []
-    all_gt_desc: list[np.ndarray] = []
-    todo = []
+    keys = {pair.name: _pair_key(pair, method, metrics) for pair in pairs}
+    valid = set(keys.values())
+    report = BatchReport(
+        report_path,
+        command,
+        {"method": method.name, "weights": method.source, "metrics": metrics, **(options or {})},
+        resume=resume,
+        carry=lambda record: record.get("key") in valid,
+    )
+    planned = {pair.name: None if save_dir is None else str(Path(save_dir) / f"{pair.name}.png") for pair in pairs}
+    skips: dict[str, dict | None] = {}
     for pair in pairs:
         if method.needs_kernel and pair.kernel is None:
-            result.skipped.append(pair.name)
+            skips[pair.name] = {"name": pair.name, "key": keys[pair.name], "reason": "no true kernel"}
+            continue
+        earlier = report.earlier(str(pair.blurred)) if resume else None
+        output = planned[pair.name]
+        if (
+            earlier is not None
+            and earlier.get("status") == "ok"
+            and pair.name not in keep
+            and earlier.get("output") == output
+            and (output is None or Path(output).is_file())
+        ):
+            skips[pair.name] = {"output": output}  # the report keeps the earlier record
         else:
-            todo.append(pair)
-    bar = tqdm(total=len(todo), desc=method.name, unit="img", disable=not progress)
-    for start in range(0, len(todo), batch_size):
-        chunk = todo[start : start + batch_size]
-        names, lq, gt, kernels = [], [], [], []
+            skips[pair.name] = None
+    scorer = _PairScorer([p for p in pairs if skips[p.name] is None], method, metrics, batch_size, cache)
+    images: dict[str, np.ndarray] = {}
+
+    def work(pair: Pair) -> dict[str, Any]:
+        scored = scorer(pair)
+        record: dict[str, Any] = {
+            "name": pair.name,
+            "group": pair.params.get("group", ""),
+            "key": keys[pair.name],
+            "scores": {m: (v if math.isfinite(v) else None) for m, v in scored.row.items()},
+        }
+        if scored.descriptors is not None:
+            restored, true = scored.descriptors
+            record["descriptors"] = {"restored": _encode_vector(restored), "gt": _encode_vector(true)}
+        if pair.name in keep:
+            images[pair.name] = scored.pred
+        output = planned[pair.name]
+        if output is not None:
+            _save_restored(Path(output), scored)
+            record["output"] = output
+        return record
+
+    batch = run_batch(
+        list(pairs),
+        work,
+        report,
+        command=command,
+        name=lambda pair: pair.blurred,
+        skip=lambda pair: skips[pair.name],
+        skip_bad=skip_bad,
+        progress=progress,
+        debug=debug,
+        unit="pair",
+        stream=stream,
+    )
+    result = _result_from_records(method.name, pairs, batch.report["files"], metrics)
+    result.images = images
+    result.stopped = batch.stopped
+    result.exit_code = batch.exit_code
+    result.report = batch.report
+    return result
+
+
+@dataclass
+class _Scored:
+    """One pair restored and scored: the restored image, its metric row, identity descriptors (restored,
+    true) and the blurred file as read (to save the restored image in its format)."""
+
+    pred: np.ndarray
+    row: dict[str, float]
+    descriptors: tuple[np.ndarray, np.ndarray] | None
+    source: Path
+    pixels: np.ndarray
+    info: Any
+    alpha: np.ndarray | None
+    fmt: Any
+
+
+class _PairScorer:
+    """Scores pairs ``batch_size`` at a time for a run loop that asks for them one by one.
+
+    Asked for a pair not scored yet, it reads, restores and scores that pair and the next pairs of
+    ``todo`` (one model call per size); each pair's outcome (a :class:`_Scored` or the error it raised)
+    waits until the loop asks for it, so each pair's failure stays that pair's.
+    """
+
+    def __init__(
+        self, todo: list[Pair], method: Method, metrics: Sequence[str], batch_size: int, cache: ReferenceCache
+    ) -> None:
+        self.todo = todo
+        self.index = {pair.name: i for i, pair in enumerate(todo)}
+        self.method, self.metrics, self.batch_size, self.cache = method, metrics, max(1, batch_size), cache
+        self.done: dict[str, _Scored | BaseException] = {}
+
+    def __call__(self, pair: Pair) -> _Scored:
+        if pair.name not in self.done:
+            start = self.index[pair.name]
+            chunk = [p for p in self.todo[start : start + self.batch_size] if p.name not in self.done]
+            self.done.update(self._score(chunk))
+        outcome = self.done.pop(pair.name)
+        if isinstance(outcome, BaseException):
+            raise outcome
+        return outcome
+
+    def _score(self, chunk: list[Pair]) -> dict[str, _Scored | BaseException]:
+        from facedeblur.errors import InputError
+        from facedeblur.eval.faces import load_face
+        from facedeblur.images import read_image_with_info, to_float_rgb
+
+        outcomes: dict[str, _Scored | BaseException] = {}
+        loaded = []
         for pair in chunk:
             try:
-                b = load_face(pair.blurred, None)
-                g = load_face(pair.gt, None)
-                if b.shape != g.shape:
-                    raise InputError(f"{pair.blurred}: size {b.shape[:2]} differs from its ground truth {g.shape[:2]}")
-                k = np.load(pair.kernel) if method.needs_kernel else None
+                pixels, info = read_image_with_info(pair.blurred)
+                lq, alpha, fmt = to_float_rgb(pixels)  # what load_face(path, None) gives, and how to write it back
+                gt = load_face(pair.gt, None)
+                if lq.shape != gt.shape:
+                    raise InputError(
+                        f"{pair.blurred}: size {lq.shape[:2]} differs from its ground truth {gt.shape[:2]}"
+                    )
+                kernel = np.load(pair.kernel) if self.method.needs_kernel else None
             except (KeyboardInterrupt, SystemExit):
                 raise
             except Exception as err:  # noqa: BLE001 - an unreadable pair is that pair's failure
-                result.failures.append((pair.name, describe_error(err, pair.blurred)))
+                outcomes[pair.name] = err
                 continue
-            names.append(pair.name)
-            lq.append(b)
-            gt.append(g)
-            kernels.append(k)
-        same_size = len({x.shape for x in lq}) <= 1
-        parts = [list(range(len(names)))] if same_size else [[i] for i in range(len(names))]
+            loaded.append((pair, lq.astype(np.float32), gt, kernel, (pixels, info, alpha, fmt)))
+        same_size = len({item[1].shape for item in loaded}) <= 1
+        parts = [list(range(len(loaded)))] if same_size else [[i] for i in range(len(loaded))]
         parts = [idx for idx in parts if idx]
         while parts:
             idx = parts.pop(0)
-            sub_names = [names[i] for i in idx]
+            items = [loaded[i] for i in idx]
+            names = [item[0].name for item in items]
             try:
-                lq_b = np.stack([lq[i] for i in idx])
-                gt_b = np.stack([gt[i] for i in idx])
-                pred = method.restore(lq_b, [kernels[i] for i in idx])
-                rows, desc = _score_batch(sub_names, pred, gt_b, metrics, cache)
+                pred = self.method.restore(np.stack([item[1] for item in items]), [item[3] for item in items])
+                rows, desc = _score_batch(names, pred, np.stack([item[2] for item in items]), self.metrics, self.cache)
             except (KeyboardInterrupt, SystemExit):
                 raise
             except Exception as err:  # noqa: BLE001 - one pair's failure is that pair's record
                 if len(idx) > 1:  # find the pair(s) at fault: score them one by one
                     parts[:0] = [[i] for i in idx]
                     continue
-                pair = next(p for p in chunk if p.name == sub_names[0])
-                result.failures.append((pair.name, describe_error(err, pair.blurred)))
+                outcomes[names[0]] = err
                 continue
-            if desc is not None:
-                all_pred_desc.extend(desc)
-                all_gt_desc.extend(cache.descriptors[n] for n in sub_names)
-            for n, row, x in zip(sub_names, rows, pred, strict=True):
-                pair = next(p for p in chunk if p.name == n)
-                result.rows.append({"name": n, "group": pair.params.get("group", ""), **row})
-                if n in keep:
-                    result.images[n] = x
-                if save_dir is not None:
-                    try:
-                        write_image(Path(save_dir) / f"{n}.png", to_uint8(x))
-                    except OSError as err:
-                        if is_output_fatal(err):
-                            raise
-                        result.failures.append((n, describe_error(err, Path(save_dir) / f"{n}.png")))
-        bar.update(len(chunk))
-    bar.close()
+            for j, (pair, _, _, _, (pixels, info, alpha, fmt)) in enumerate(items):
+                descriptors = None if desc is None else (desc[j], self.cache.descriptors[pair.name])
+                outcomes[pair.name] = _Scored(pred[j], rows[j], descriptors, pair.blurred, pixels, info, alpha, fmt)
+        return outcomes
+
+
+def _save_restored(path: Path, scored: _Scored) -> None:
+    """Write a restored image in its blurred input's depth and mode, with its metadata (ICC, EXIF, DPI)."""
+    from facedeblur.images import from_float_rgb, write_result
+
+    pixels = from_float_rgb(scored.pred, scored.alpha, scored.fmt)
+    write_result(path, pixels, scored.source, scored.pixels, scored.info)  # unchanged: the input's bytes
+
+
+def _pair_key(pair: Pair, method: Method, metrics: Sequence[str]) -> str:
+    """What a pair's scores depend on: the method (its weights file), the metrics and the pair's files."""
+    import hashlib
+
+    files = []
+    for path in (pair.blurred, pair.gt, pair.kernel):
+        try:
+            stat = path.stat() if path is not None else None
+        except OSError:
+            stat = None
+        files.append([str(path), stat.st_size, stat.st_mtime_ns] if stat is not None else [str(path)])
+    text = json.dumps([method.name, method.source, list(metrics), files, pair.params.get("group", "")], default=str)
+    return hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()[:20]
+
+
+def _encode_vector(vector: np.ndarray) -> str:
+    """A float32 vector as base64 text (exact, compact in JSON)."""
+    import base64
+
+    return base64.b64encode(np.asarray(vector, np.float32).tobytes()).decode("ascii")
+
+
+def _decode_vector(text: str) -> np.ndarray:
+    import base64
+
+    return np.frombuffer(base64.b64decode(text), np.float32)
+
+
+def _result_from_records(
+    name: str, pairs: Sequence[Pair], records: Sequence[dict], metrics: Sequence[str]
+) -> EvalResult:
+    """The :class:`EvalResult` of a run's records (in pair order): rows, means with FID-ID, failures, skipped."""
+    by_input = {str(r["input"]): r for r in records}
+    result = EvalResult(name)
+    restored, true = [], []
+    for pair in pairs:
+        record = by_input.get(str(pair.blurred))
+        if record is None:
+            continue
+        if record["status"] == "failed":
+            result.failures.append((pair.name, str(record.get("error", ""))))
+        elif record["status"] == "skipped":
+            result.skipped.append(pair.name)
+        elif "scores" in record:
+            scores = {m: math.nan if v is None else float(v) for m, v in record["scores"].items()}
+            result.rows.append({"name": pair.name, "group": record.get("group", ""), **scores})
+            if "descriptors" in record:
+                restored.append(_decode_vector(record["descriptors"]["restored"]))
+                true.append(_decode_vector(record["descriptors"]["gt"]))
     result.means = summarise(result.rows, metrics)
-    if len(all_pred_desc) >= 2:
+    if len(restored) >= 2:
         from facedeblur.eval.metrics import frechet_distance
 
-        result.means["fid_id"] = frechet_distance(np.stack(all_pred_desc), np.stack(all_gt_desc))
+        result.means["fid_id"] = frechet_distance(np.stack(restored), np.stack(true))
     return result
 
 
