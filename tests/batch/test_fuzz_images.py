@@ -1,4 +1,4 @@
-"""Seeded fuzz: 300 mutated JPEG/PNG files through the image reader and through ``restore``.
+"""Seeded fuzz: 300 mutated JPEG/PNG files through the image reader, ``restore``, ``faces`` and ``data curate``.
 
 Bytes are flipped, truncated, inserted, deleted and duplicated with a fixed seed, so a failure is
 reproducible. Every file must either decode to valid pixels or raise the reader's one-line
@@ -184,3 +184,41 @@ def test_restore_never_crashes_or_hangs_on_mutated_files(fuzz_dir, tmp_path):
         assert sum(record["input"] in line for line in output.splitlines()) == 1, record["input"]
     unexpected = [r["error"] for r in failed if "Error:" in r["error"].split(": ", 1)[1].split("(")[0]]
     assert not unexpected, unexpected  # only the reader's own messages, no stray exception types
+
+
+def _assert_one_line_per_failure(final: dict, output: str) -> None:
+    """Every file has a record; each failure is one line naming its file, printed once, from the reader."""
+    for word in CRASH_WORDS:
+        assert word not in output, output[-3000:]
+    assert len(final["files"]) == MUTANTS
+    failed = [r for r in final["files"] if r["status"] == "failed"]
+    assert 0 < len(failed) < MUTANTS
+    assert all("\n" not in r["error"] and r["input"] in r["error"] for r in failed)
+    lines = output.splitlines()
+    for record in failed:
+        assert sum(record["input"] in line for line in lines) == 1, record["input"]
+    unexpected = [r["error"] for r in failed if "Error:" in r["error"].split(": ", 1)[1].split("(")[0]]
+    assert not unexpected, unexpected  # only the reader's own messages, no stray exception types
+
+
+def _cli(*args: str) -> tuple[int, str]:
+    proc = subprocess.run(
+        [sys.executable, "-m", "facedeblur.cli", *args],
+        capture_output=True, env=cli_env(), stdin=subprocess.DEVNULL, timeout=PER_FILE_SECONDS * 10,
+    )  # fmt: skip
+    return proc.returncode, (proc.stdout + proc.stderr).decode("utf-8", "replace")
+
+
+def test_faces_never_crashes_on_mutated_files(fuzz_dir, tmp_path):
+    code, output = _cli("faces", str(fuzz_dir), "-o", str(tmp_path / "faces"), "--detector", "hog", "--quiet")
+    assert code == 1, output[-2000:]
+    _assert_one_line_per_failure(json.loads((tmp_path / "faces" / "faces_report.json").read_text()), output)
+
+
+def test_curate_never_crashes_on_mutated_files(fuzz_dir, tmp_path):
+    report = tmp_path / "curate.json"
+    code, output = _cli("data", "curate", str(fuzz_dir), "--report", str(report), "--no-progress")
+    assert code == 1, output[-2000:]
+    final = json.loads(report.read_text())
+    _assert_one_line_per_failure(final, output)
+    assert final["summary"]["scored"] == final["summary"]["ok"] > 0

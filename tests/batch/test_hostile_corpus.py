@@ -1,9 +1,11 @@
 """The hostile corpus as tests: every batch command over 60+ kinds of bad and odd inputs.
 
 Each command runs once, through the real entry point (``python -m facedeblur.cli``), over the whole
-corpus folder (:mod:`_corpus`). Asserted for every command: each bad file is named in exactly one
-line, the run goes on for the good ones, no traceback and no "internal error", the exit code is
-non-zero, no input changed (sha256), and outputs are faithful (depth, mode, ICC, EXIF, DPI).
+corpus folder (:mod:`_corpus`); ``restore --ray`` over a subset, the web demo's backend in process.
+Asserted for every command: each bad file is named in exactly one line, the run goes on for the
+good ones, no traceback and no "internal error", the exit code is non-zero, no input changed
+(sha256), and outputs are faithful (depth, mode, ICC, EXIF, DPI; training pairs: 8-bit RGB of the
+asked size, not black, one per good input).
 """
 
 from __future__ import annotations
@@ -292,6 +294,28 @@ def test_degrade_writes_one_pair_per_good_image(corpus, degrade_run):
     assert report["summary"]["written"] == len(_good(corpus.images)) + 1  # + the good link to photo.png
 
 
+def assert_pair_images(folder: Path, name: str, shape: tuple[int, int, int]) -> None:
+    """``blurred/NAME.png`` and ``gt/NAME.png``: 8-bit RGB training pairs of ``shape``, not black."""
+    for side in ("blurred", "gt"):
+        pixels = read_image_with_info(folder / side / f"{name}.png")[0]
+        assert pixels.shape == shape and pixels.dtype == np.uint8, (side, name, pixels.shape, pixels.dtype)
+        assert pixels.mean() > 8, (side, name, pixels.mean())  # not black
+
+
+def test_degrade_pairs_are_right_sized_rgb_and_one_per_good_input(corpus, degrade_run):
+    _, _, out = degrade_run
+    records = json.loads((out / "report.json").read_text(errors="surrogateescape"))["files"]
+    ok = {os.path.realpath(r["input"]): r for r in records if r["status"] == "ok"}
+    good = [os.path.realpath(item.path) for item in _good(corpus.images)]
+    assert set(good) <= set(ok) and len(ok) == len(good)  # the link shares photo.png's real path
+    names = [r["pair"] for r in records if r["status"] == "ok"]
+    assert len(set(names)) == len(names)  # photo.jpg and photo.png do not share a pair
+    for name in names:
+        assert_pair_images(out, name, (32, 32, 3))
+    written = {p.relative_to(out / "gt").with_suffix("").as_posix() for p in (out / "gt").rglob("*.png")}
+    assert written == set(names)
+
+
 @pytest.fixture(scope="module")
 def curate_run(corpus, outputs):
     report = outputs / "curate.json"
@@ -384,10 +408,178 @@ def test_bad_recipes_configs_and_weights_are_one_line_each(corpus, outputs, tmp_
         assert len(output.strip().splitlines()) == 1 and str(named.name) in output and words in output, output
 
 
+# -- degrade video ------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def degrade_video_run(corpus, outputs):
+    out = outputs / "degrade_video"
+    code, output = cli(
+        "degrade", "video", str(corpus.root / "videos"), "-o", str(out), "--quiet",
+        "--frames", "3", "--stride", "1", "--min-motion", "0", "--psnr-range", "0:100",  # the 6-frame clip gives pairs
+    )  # fmt: skip
+    return code, output, out
+
+
+def test_degrade_video_names_each_bad_video_once_and_goes_on(corpus, degrade_video_run):
+    code, output, out = degrade_video_run
+    assert code == 1
+    assert_no_crash(output)
+    assert_each_named_once(output, _bad(corpus.videos))
+    records = {r["input"]: r for r in json.loads((out / "report.json").read_text())["files"]}
+    clip = records[str(corpus.videos[0].path)]
+    assert clip["status"] == "ok" and clip["pairs"] == 4, clip
+    for path in sorted((out / "gt").rglob("*.png")):
+        assert_pair_images(out, path.relative_to(out / "gt").with_suffix("").as_posix(), (64, 64, 3))
+    assert len(list((out / "gt").rglob("*.png"))) == 4
+
+
+# -- data inspect, data parse-labels -------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def inspect_runs(corpus):
+    runs = {}
+    for folder in ("images", "pairs"):
+        code, output = cli("data", "inspect", str(corpus.root / folder), "--check")
+        runs[folder] = code, output, json.loads(output[output.index("{") : output.rindex("}") + 1])
+    return runs
+
+
+def test_inspect_names_each_bad_image_link_and_fifo_once(corpus, inspect_runs):
+    code, output, report = inspect_runs["images"]
+    assert code == 1
+    assert_no_crash(output)
+    assert_each_named_once(output, _bad(corpus.images) + corpus.specials)
+    assert report["bad"] == len(_bad(corpus.images) + corpus.specials)
+    assert report["decoded"] == report["images"] - len(_bad(corpus.images)) == len(_good(corpus.images)) + 1  # + link
+
+
+def test_inspect_of_pairs_names_each_bad_pair_once_and_goes_on(corpus, inspect_runs):
+    code, output, report = inspect_runs["pairs"]
+    assert code == 1
+    assert_no_crash(output)
+    bad = [item for item in _bad(corpus.pairs) if "8 x 8" not in item.kind]  # too small only for evaluate's SSIM
+    assert_each_named_once(output, bad)
+    assert report["kind"] == "pairs" and report["bad"] == len(bad)
+    assert report["pairs"] == len(corpus.pairs) - 1  # all but the one without ground truth
+
+
+@pytest.fixture(scope="module")
+def parse_labels_run(corpus, outputs):
+    out = outputs / "labels"
+    code, output = cli("data", "parse-labels", str(corpus.root / "images"), "-o", str(out), "--size", "32", "--quiet")
+    return code, output, out
+
+
+def test_parse_labels_names_each_bad_file_once_and_labels_the_rest(corpus, parse_labels_run):
+    code, output, out = parse_labels_run
+    assert code == 1
+    assert_no_crash(output)
+    assert_each_named_once(output, _bad(corpus.images) + corpus.specials)
+    report = json.loads((out / "parse_labels_report.json").read_text(errors="surrogateescape"))
+    records = {r["input"]: r for r in report["files"]}
+    stems = [item.path.stem for item in corpus.images]
+    for item in _good(corpus.images):
+        record = records[str(item.path)]
+        if stems.count(item.path.stem) > 1:  # photo.jpg and photo.png: a label is found by the name
+            assert record["status"] == "failed" and "rename one" in record["error"], record
+            assert len(lines_naming(output, item.path)) == 1, item.path.name
+            continue
+        assert record["status"] == "ok", record
+        if "label" in record:
+            labels = read_image_with_info(record["label"])[0]
+            assert labels.shape == (32, 32, 1) and labels.dtype == np.uint8 and labels.max() > 0, item.path.name
+    if corpus.has_face:
+        assert report["summary"]["labelled"] >= 20
+
+
+# -- restore --ray (a local Ray instance), a subset -------------------------------------------------------
+
+RAY_SUBSET = (
+    "photo.jpg", "rgb16.png", "float.tif", "la.png", "rgba16.png", "strip_5000x1.png", "latin1_caf\udce9.png",
+    "zero_byte.png", "truncated.jpg", "bomb_400mp.png", "bad_\udcff\udcfe.png", "dangling.png", "fifo.png",
+)  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def ray_run(corpus, tiny_model, outputs):
+    pytest.importorskip("ray")
+    inputs = [corpus.root / "images" / name for name in RAY_SUBSET] + [item.path for item in corpus.videos[:3]]
+    out = outputs / "ray"
+    code, output = cli(
+        "restore", *map(str, inputs), "-o", str(out), "--model", tiny_model, "--device", "cpu", "--detector", "hog",
+        "--quiet", "--ray", "local",
+    )  # fmt: skip
+    report = json.loads((out / "restore-report.json").read_text(errors="surrogateescape"))
+    return code, output, inputs, {os.path.realpath(r["input"]): r for r in report["files"]}
+
+
+def test_restore_with_ray_names_each_bad_file_once_and_writes_faithful_outputs(corpus, ray_run):
+    code, output, inputs, records = ray_run
+    assert code == 1
+    assert_no_crash(output)
+    items = {os.path.realpath(item.path): item for item in corpus.all_items()}
+    chosen = [items[os.path.realpath(path)] for path in inputs]
+    assert_each_named_once(output, _bad(chosen))
+    for item in _bad(chosen):
+        if item not in corpus.specials:
+            assert records[os.path.realpath(item.path)]["status"] == "failed"
+    for item in _good(chosen):
+        record = records[os.path.realpath(item.path)]
+        assert record["status"] == "ok", record
+        if item in corpus.images:
+            assert_faithful(item.path, Path(record["output"]))
+    if corpus.has_face:
+        assert sum(1 for r in records.values() if r.get("faces")) >= 4
+
+
+# -- the web demo's backend (in process, no browser) ----------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def demo_run(corpus, tiny_model, tmp_path_factory):
+    from facedeblur.serve.backend import DemoBackend
+
+    backend = DemoBackend(model=tiny_model, device="cpu", work_dir=tmp_path_factory.mktemp("demo"))
+    choice = backend.default_choice
+    uploads = [item.path for item in corpus.images + corpus.specials]
+    photos = backend.restore_photos(uploads, choice, 1.0)
+    videos = [backend.restore_video(item.path, choice, 1.0) for item in corpus.videos]
+    return uploads, photos, videos
+
+
+def test_demo_gives_one_line_per_upload_and_faithful_downloads(corpus, demo_run):
+    uploads, photos, videos = demo_run
+    assert len(photos.outcomes) == len(uploads)
+    assert_no_crash(photos.status + "".join(v.message for v in videos))
+    items = corpus.images + corpus.specials
+    for item, outcome in zip(items, photos.outcomes, strict=True):
+        assert "\n" not in outcome.message and outcome.message.startswith(item.path.name + ":"), outcome.message
+        assert outcome.message.count(item.path.name) == 1, outcome.message
+        if not item.good:
+            assert not outcome.ok and "no face found" not in outcome.message, outcome.message
+        elif outcome.ok:
+            assert_faithful(item.path, outcome.output)
+        else:
+            assert "no face found" in outcome.message, outcome.message  # read, nothing to restore
+    if corpus.has_face:
+        assert len(photos.restored) >= 25
+    for item, outcome in zip(corpus.videos, videos, strict=True):
+        assert "\n" not in outcome.message and outcome.message.startswith(item.path.name + ":"), outcome.message
+        assert (outcome.output is not None) == item.good, outcome.message
+
+
 # -- no command changed an input --------------------------------------------------------------------
 
 
 def test_no_command_changed_any_input(corpus, restore_run, faces_run, degrade_run, curate_run, evaluate_run, mine_run):
+    assert _hashes(corpus.root) == corpus.hashes
+
+
+def test_no_further_command_changed_any_input(
+    corpus, degrade_video_run, inspect_runs, parse_labels_run, ray_run, demo_run
+):
     assert _hashes(corpus.root) == corpus.hashes
     for item in corpus.specials:
         assert os.path.lexists(item.path)

@@ -138,3 +138,21 @@ def test_curate_real_faces(utkface_val, tmp_path):
     assert min(values) > 0 and all(0 < s["crete"] < 1 for s in scores.values())
     img = read_image(files[0])
     assert laplacian_variance(cv2.GaussianBlur(img, (0, 0), 2), 128) < laplacian_variance(img, 128)
+
+
+def test_inspect_of_pairs_names_each_problem_once_and_goes_on(tmp_path, capsys):
+    root = tmp_path / "pairs"
+    for side in ("blurred", "gt"):
+        (root / side).mkdir(parents=True)
+        write_image(root / side / "ok.png", textured(1))
+    write_image(root / "blurred" / "alone.png", textured(2))  # no ground truth
+    write_image(root / "blurred" / "small.png", textured(3)[:32])
+    write_image(root / "gt" / "small.png", textured(3))
+    (root / "gt" / "gone.png").symlink_to(root / "missing.png")
+    assert main(["data", "inspect", str(root), "--check"]) == 1
+    captured = capsys.readouterr()
+    report = json.loads(captured.out)
+    assert report["pairs"] == 2 and report["bad"] == 3 and report["decoded"] == 5
+    lines = captured.err.splitlines()
+    for path in (root / "blurred" / "alone.png", root / "blurred" / "small.png", root / "gt" / "gone.png"):
+        assert sum(str(path) in line for line in lines) == 1, (path, lines)

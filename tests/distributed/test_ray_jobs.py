@@ -143,3 +143,15 @@ def test_a_long_video_is_cut_at_key_frames_restored_by_two_actors_and_joined(tmp
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["talk.mp4"]  # no chunk files left
     before, after = next(read_frames(src)), next(read_frames(out))
     assert np.abs(before.astype(int) - after.astype(int)).max() > 12  # the face was restored
+
+
+def test_ray_starts_with_a_command_line_that_is_not_utf8(monkeypatch):
+    from ray._private import utils
+
+    from facedeblur.distributed.ray_jobs import _utf8_entrypoint
+
+    monkeypatch.setattr(utils, "get_entrypoint_name", lambda: "facedeblur restore caf\udce9.png --ray local")
+    original = utils.get_entrypoint_name
+    with _utf8_entrypoint():
+        assert utils.get_entrypoint_name().encode("utf-8") == b"facedeblur restore caf\\udce9.png --ray local"
+    assert utils.get_entrypoint_name is original

@@ -111,3 +111,17 @@ def test_precompute_parse_labels_reports_every_case(utkface_val, tmp_path):
         precompute_parse_labels(src, src / "labels")
     with pytest.raises(UserError, match="not a folder"):
         precompute_parse_labels(tmp_path / "missing", out)
+
+
+def test_inputs_sharing_a_name_are_each_named_once_and_the_rest_labelled(tmp_path, capsys):
+    src = tmp_path / "faces"
+    src.mkdir()
+    for name in ("same.png", "same.jpg", "other.png"):
+        write_image(src / name, np.full((40, 40, 3), 90, np.uint8))
+    (src / "gone.png").symlink_to(src / "missing.png")
+    report = precompute_parse_labels(src, tmp_path / "labels", size=16, progress=False)
+    errors = capsys.readouterr().err.splitlines()
+    assert report["summary"]["files"] == 4 and report["summary"]["failed"] == 3 and report["summary"]["no_face"] == 1
+    for name in ("same.png", "same.jpg", "gone.png"):
+        assert sum(str(src / name) in line for line in errors) == 1, (name, errors)
+    assert [line for line in errors if "same.jpg" in line][0].endswith("rename one")

@@ -225,46 +225,63 @@ def _run_curate(args: argparse.Namespace) -> int:
 def _run_inspect(args: argparse.Namespace) -> int:
     from collections import Counter
 
+    from facedeblur.batch.inputs import IMAGE_EXTENSIONS, expand_inputs
     from facedeblur.batch.run import run_one
-    from facedeblur.data.datasets import list_images
     from facedeblur.images import read_image
 
     root = Path(args.folder)
     if not root.is_dir():
         raise UserError(f"{root}: not a folder")
     report: dict = {"folder": str(root)}
+    problems: list[str] = []  # one line each, on stderr; the report counts them
+    pairs: list[tuple[Path, Path]] = []
     if (root / "blurred").is_dir() and (root / "gt").is_dir():
-        from facedeblur.data.datasets import PairedFolder
+        from facedeblur.data.datasets import match_pairs
 
         report["kind"] = "pairs"
-        report["pairs"] = len(PairedFolder(root).pairs)
-        files = list_images(root / "blurred") + list_images(root / "gt")
+        pairs, missing = match_pairs(root)
+        report["pairs"] = len(pairs)
+        found = expand_inputs([root / "blurred", root / "gt"], IMAGE_EXTENSIONS, "images")
+        problems += [f"{path}: no ground truth in {root / 'gt'}" for path in missing]
     else:
         report["kind"] = "faces"
-        files = list_images(root)
+        found = expand_inputs([root], IMAGE_EXTENSIONS, "images")
+    files = [f.path for f in found.files]
+    problems = [message for _, message in found.problems] + problems  # dangling links, FIFOs, ...
     report["images"] = len(files)
     report["extensions"] = dict(Counter(p.suffix.lower() for p in files))
-    bad: list[str] = []
-    if args.check:
+
+    def complain(message: str) -> None:
+        problems.append(message)
+        print(f"facedeblur data inspect: {message}", file=sys.stderr)
+
+    for message in list(problems):
+        print(f"facedeblur data inspect: {message}", file=sys.stderr)
+    if args.check and (args.skip_bad or not problems):
         sizes: Counter = Counter()
+        shapes: dict[Path, tuple[int, ...]] = {}
 
         def describe(path: Path) -> dict:
             image = read_image(path)
+            shapes[path] = image.shape[:2]
             return {"pixels": f"{image.shape[1]}x{image.shape[0]}x{image.shape[2]} {image.dtype}"}
 
         for path in files:
             record = run_one(path, lambda path=path: describe(path))
             if record["status"] == "failed":
-                bad.append(record["error"])
-                print(f"facedeblur data inspect: {record['error']}", file=sys.stderr)
+                complain(record["error"])
                 if not args.skip_bad:
                     break
                 continue
             sizes[record["pixels"]] += 1
-        report["sizes"] = dict(sizes.most_common(10))
-        report["bad"] = bad
+        for blurred, gt in pairs:
+            if blurred in shapes and gt in shapes and shapes[blurred] != shapes[gt]:
+                complain(f"{blurred}: size {shapes[blurred]} differs from its ground truth {shapes[gt]}")
+        report["decoded"] = sum(sizes.values())
+        report["sizes"] = dict(sizes.most_common(10))  # the 10 commonest
+    report["bad"] = len(problems)
     print(json.dumps(report, indent=1))
-    return 1 if bad else 0
+    return 1 if problems else 0
 
 
 def _run_parse_labels(args: argparse.Namespace) -> int:

@@ -219,7 +219,19 @@ class FaceFolder(_SeededDataset):
         return sample
 
 
-def _match_pairs(root: Path) -> list[tuple[Path, Path]]:
+def match_pairs(root: str | Path) -> tuple[list[tuple[Path, Path]], list[Path]]:
+    """The pairs of a pair folder, and its blurred files without a ground truth.
+
+    Args:
+        root: folder with ``blurred/`` and ``gt/`` (same relative name, any image extension).
+
+    Returns:
+        ``(pairs, missing)``: ``(blurred, gt)`` paths, sorted, and the blurred files with no ``gt/`` match.
+
+    Raises:
+        UserError: ``blurred/`` or ``gt/`` is missing.
+    """
+    root = Path(root)
     blurred_dir, gt_dir = root / "blurred", root / "gt"
     for d in (blurred_dir, gt_dir):
         if not d.is_dir():
@@ -231,7 +243,12 @@ def _match_pairs(root: Path) -> list[tuple[Path, Path]]:
         if key in gts:
             pairs.append((b, gts[key]))
         else:
-            missing.append(str(b))
+            missing.append(b)
+    return pairs, missing
+
+
+def _match_pairs(root: Path) -> list[tuple[Path, Path]]:
+    pairs, missing = match_pairs(root)
     if missing:
         raise UserError(f"{root}: {len(missing)} blurred image(s) have no ground truth in gt/, e.g. {missing[0]}")
     if not pairs:

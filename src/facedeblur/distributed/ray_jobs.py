@@ -17,6 +17,7 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from collections.abc import Iterator, Sequence
@@ -40,15 +41,36 @@ def init_ray(address: str | None = "auto", num_cpus: int | None = None) -> None:
     if ray.is_initialized():
         return
     local = {"num_cpus": num_cpus, "include_dashboard": False, "log_to_driver": False}
-    if address in (None, "local"):
-        ray.init(**local)
-    elif address == "auto":
-        try:
-            ray.init(address="auto", log_to_driver=False)
-        except ConnectionError:
+    with _utf8_entrypoint():
+        if address in (None, "local"):
             ray.init(**local)
-    else:
-        ray.init(address=address, log_to_driver=False)
+        elif address == "auto":
+            try:
+                ray.init(address="auto", log_to_driver=False)
+            except ConnectionError:
+                ray.init(**local)
+        else:
+            ray.init(address=address, log_to_driver=False)
+
+
+@contextlib.contextmanager
+def _utf8_entrypoint() -> Iterator[None]:
+    """While Ray starts: the command line it records, with bytes that are not UTF-8 as ``\\udcXX``.
+
+    Ray encodes this process's command line strictly as UTF-8, so a file name that is not UTF-8 on
+    the command line (``restore caf\\xe9.png --ray local``) stopped the whole run.
+    """
+    from ray._private import utils
+
+    original = getattr(utils, "get_entrypoint_name", None)
+    if original is None:  # another Ray version: nothing to mend
+        yield
+        return
+    utils.get_entrypoint_name = lambda: original().encode("utf-8", "backslashreplace").decode("utf-8")
+    try:
+        yield
+    finally:
+        utils.get_entrypoint_name = original
 
 
 def mine_videos_with_ray(

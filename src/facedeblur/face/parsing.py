@@ -223,7 +223,7 @@ def precompute_parse_labels(
     from facedeblur.batch.inputs import IMAGE_EXTENSIONS, expand_inputs
     from facedeblur.batch.paths import PathPolicy, check_writable_folder
     from facedeblur.batch.report import BatchReport
-    from facedeblur.batch.run import remove_stale_temps, run_batch
+    from facedeblur.batch.run import remove_stale_temps, run_batch, sayer
     from facedeblur.errors import UserError
     from facedeblur.face.detect import detect_faces, fit_landmarks, to_uint8_rgb
     from facedeblur.images import read_image, write_image
@@ -238,7 +238,21 @@ def precompute_parse_labels(
     policy = PathPolicy([f.path for f in found.files], found.folders)
     policy.check_folder(out_dir, "-o")
     report_path = policy.reserve(out_dir / REPORT_NAME, "report")
-    jobs = [(f.path, policy.reserve((out_dir / f.rel).with_suffix(".png"), "output", f.path)) for f in files]
+    # labels are found by the face's stem (train.tasks.parsenet.LabelIndex): inputs sharing one are
+    # ambiguous, so each is named as a failure and the others are labelled
+    by_stem: dict[str, list[Path]] = {}
+    for f in files:
+        by_stem.setdefault(f.path.stem, []).append(f.path)
+    problems = list(found.problems)  # (input, message): dangling links, FIFOs named like images
+    jobs = []
+    for f in files:
+        target = (out_dir / f.rel).with_suffix(".png")
+        if len(by_stem[f.path.stem]) > 1:
+            others = len(by_stem[f.path.stem]) - 1
+            why = f"{others} other input(s) named {f.path.stem}.*; labels are found by that name, so none gets one"
+            problems.append((str(f.path), f"{f.path}: {why}; rename one"))
+            continue
+        jobs.append((f.path, policy.reserve(target, "output", f.path)))
     check_writable_folder(out_dir, "-o")
     remove_stale_temps([target for _, target in jobs] + [report_path])
     options = {"input": str(in_dir), "size": size, "detector": detector, "classes": list(PARSING_CLASSES)}
@@ -253,6 +267,10 @@ def precompute_parse_labels(
         }
 
     report = BatchReport(report_path, "data parse-labels", options, resume=not overwrite, summarize=summarize)
+    say = sayer("data parse-labels")
+    for item, message in problems:
+        say(message)
+        report.add({"input": item, "status": "failed", "error": message})
 
     def work(job: tuple[Path, Path]) -> dict:
         path, target = job
