@@ -12,6 +12,7 @@ from facedeblur.face.search import (
     CROP_SIDE,
     SearchOptions,
     _zoom_crop,
+    face_shaped,
     merge_faces,
     plan_search,
     search_faces,
@@ -110,6 +111,23 @@ def test_bad_options_are_refused():
     with pytest.raises(ValueError, match="max_side"):
         SearchOptions(max_side=-1)
     assert set(BACKENDS) == {"centerface", "hog", "cnn"}
+
+
+def test_doubtful_detections_must_be_shaped_like_a_face(faces):
+    # real faces found by CenterFace have their eyes 0.38-0.55 of the box apart, whatever their score
+    image = canvas(600, 900, seed=5)
+    for i, face in enumerate(faces):
+        place(image, face, 100 + 250 * i, 200, 96)
+    found, report = search_faces(image, SearchOptions("centerface", min_face_size=24))
+    assert len(found) == len(faces) and report.implausible == 0
+    for face in found:
+        assert 0.38 <= np.linalg.norm(face.points[0] - face.points[1]) / face.size <= 0.55
+    # a false positive of a held-out 8k photo: background texture at 0.31, eyes 0.32 of its 52 px box apart
+    points = np.array([[17.0, 20.0], [33.7, 20.0], [25.0, 30.0], [18.0, 40.0], [32.0, 40.0]], np.float32)
+    texture = RawFace((0.0, 0.0, 52.0, 52.0), 0.31, points)
+    assert not face_shaped(texture)
+    assert face_shaped(RawFace(texture.box, 0.45, points))  # a sure detection is not second-guessed
+    assert face_shaped(RawFace(texture.box, 0.31))  # nor one without landmarks (HOG, MMOD)
 
 
 def test_tiled_search_finds_small_faces_in_a_big_photo_once_each(faces):
