@@ -155,3 +155,23 @@ def test_ray_starts_with_a_command_line_that_is_not_utf8(monkeypatch):
     with _utf8_entrypoint():
         assert utils.get_entrypoint_name().encode("utf-8") == b"facedeblur restore caf\\udce9.png --ray local"
     assert utils.get_entrypoint_name is original
+
+
+def test_a_failed_join_is_one_record_and_its_traceback_shows_only_with_debug(tmp_path, capsys):
+    from facedeblur.batch.restore_files import RestoreJob
+    from facedeblur.distributed.ray_jobs import join_video_chunks
+
+    job = RestoreJob(str(tmp_path / "in.mp4"), str(tmp_path / "out.mp4"), "video")
+    parts = [tmp_path / f".out.chunk{i:03d}.mp4" for i in range(2)]
+    for part in parts:
+        part.write_bytes(b"not a video")  # the chunks came back unreadable: the join fails
+    for debug in (False, True):
+        records = [
+            {"input": job.input, "status": "ok", "chunk": {"index": i, "part": str(p)}} for i, p in enumerate(parts)
+        ]
+        record = join_video_chunks(job, records, debug=debug)
+        assert record["status"] == "failed" and record["input"] == job.input and record["error"]
+        assert ("Traceback" in capsys.readouterr().err) == debug
+        assert not any(p.exists() for p in parts)  # the hidden chunk files are removed either way
+        for part in parts:
+            part.write_bytes(b"not a video")

@@ -180,7 +180,9 @@ class RestoreActor:
                 part = RestoreJob(job.input, chunk["part"], "video")
                 video = {**self.video_options, "span": (chunk["start"], chunk["end"])}
                 record = run_one(
-                    job.input, lambda part=part, video=video: restore_file(self.restorer, part, video=video)
+                    job.input,
+                    lambda part=part, video=video: restore_file(self.restorer, part, video=video),
+                    debug=self.debug,
                 )
                 record["chunk"] = chunk
             elif self.skip_existing and Path(job.output).exists():
@@ -224,8 +226,9 @@ def chunk_video_job(job, chunks: int, min_chunk_seconds: float) -> list[dict[str
     ]
 
 
-def join_video_chunks(job, records: list[dict[str, Any]]) -> dict[str, Any]:
-    """One video's record from its chunks' records; the chunks joined into the output (no re-encoding)."""
+def join_video_chunks(job, records: list[dict[str, Any]], debug: bool = False) -> dict[str, Any]:
+    """One video's record from its chunks' records; the chunks joined into the output (no re-encoding);
+    ``debug``: print the traceback of an unexpected error in the join."""
     from facedeblur.batch.run import run_one
     from facedeblur.video import join_chunks
 
@@ -240,7 +243,7 @@ def join_video_chunks(job, records: list[dict[str, Any]]) -> dict[str, Any]:
             info = join_chunks(parts, job.output, job.input)
             return _merged_video_record(job, records, info)
 
-        return run_one(job.input, join)
+        return run_one(job.input, join, debug=debug)
     finally:
         for part in parts:
             Path(part).unlink(missing_ok=True)
@@ -381,7 +384,7 @@ def restore_jobs_with_ray(
             done.append(record)
             if len(done) < pending[record["input"]]:
                 continue
-            record = join_video_chunks(moved, done)
+            record = join_video_chunks(moved, done, debug=debug)
         yield _spelled_as_planned(record, *planned[record["input"]])
 
 
