@@ -252,17 +252,17 @@ def _steady_rows(figures: dict) -> dict[str, list[float]]:
 
     rows = {}
     for clip, row in figures.items():
-        frames_u, frames_d = row["frames_off"], row["frames_default"]
+        frames_off, frames_d = row["frames_off"], row["frames_default"]
         rows[clip] = [
             row["real_flicker_in"],
             real(row, "off"),
             real(row, "default"),
             real(row, "default") / row["real_flicker_in"] - 1,
             frames_d["psnr_in"],
-            frames_u["psnr_out"],
+            frames_off["psnr_out"],
             frames_d["psnr_out"],
             frames_d["flicker_in"],
-            frames_u["flicker_out"],
+            frames_off["flicker_out"],
             frames_d["flicker_out"],
         ]
     return rows

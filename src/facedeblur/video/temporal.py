@@ -298,12 +298,13 @@ class ChangeSmoother:
         """
         previous = self._changes.get(track_id) if track_id is not None else None
         moving = previous is not None and motion.flow is not None
+        # the previous change along the motion, warped once for carrying and for smoothing
+        moved = warp(previous, motion.flow) if moving and (change is None or self.weight > 0) else None
         if change is None:
             if previous is None:
                 raise ValueError(f"track {track_id}: no change to carry (the model must run on its first frame)")
-            change = warp(previous, motion.flow) * motion.carry[..., None] if moving else previous
+            change = moved * motion.carry[..., None] if moving else previous
         if moving and self.weight > 0:
-            moved = warp(previous, motion.flow)
             trust = self.weight * motion.trust
             if self.change_scale is not None:
                 trust = trust * agreement(moved, change, self.change_scale)
