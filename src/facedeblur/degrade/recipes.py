@@ -39,6 +39,7 @@ import numpy as np
 
 from facedeblur.degrade import kernels as K
 from facedeblur.degrade import ops
+from facedeblur.degrade import talking as T
 from facedeblur.degrade import warps as W
 
 
@@ -193,6 +194,15 @@ class PhotoRecipe:
             ``frames_count`` frames in linear light; the sharp face is the middle frame.
         frames_count: odd range of the number of frames averaged.
         frames_span: range of the largest displacement between the first and last frame, pixels.
+        talking_probability: among frame averages, probability of a talking face
+            (:mod:`facedeblur.degrade.talking`): the jaw and lips move back and forth on their own within the
+            window (and the eyes may blink) while the head moves by ``talking_span`` only. 0 (the default)
+            draws nothing, so seeded sets made without it stay as they were.
+        talking_amplitude: range of the largest lower-lip / chin displacement from the sharp face, pixels.
+        talking_cycles: range of the mouth's open-close frequency, cycles per averaged window.
+        talking_span: range of the head's motion span (as ``frames_span``) in talking averages, pixels.
+        talking_blink_probability: probability that a talking average also has a blink.
+        talking_blink_amplitude: range of the largest upper-eyelid displacement, pixels.
         gaussian_sigma: Gaussian sigma range, pixels.
         anisotropic_probability: probability that a Gaussian is anisotropic.
         scale_probability: probability of downsampling (then upsampling back).
@@ -211,6 +221,12 @@ class PhotoRecipe:
     frames_probability: float = 0.0
     frames_count: tuple[int, int] = (5, 13)
     frames_span: tuple[float, float] = (2.0, 16.0)
+    talking_probability: float = 0.0
+    talking_amplitude: tuple[float, float] = (1.0, 8.0)
+    talking_cycles: tuple[float, float] = (0.25, 2.0)
+    talking_span: tuple[float, float] = (2.0, 8.0)
+    talking_blink_probability: float = 0.3
+    talking_blink_amplitude: tuple[float, float] = (1.0, 4.0)
     gaussian_sigma: tuple[float, float] = (0.5, 3.5)
     anisotropic_probability: float = 0.5
     scale_probability: float = 0.3
@@ -229,6 +245,8 @@ class PhotoRecipe:
             "defocus_probability",
             "no_blur_probability",
             "frames_probability",
+            "talking_probability",
+            "talking_blink_probability",
             "anisotropic_probability",
             "scale_probability",
             "noise_probability",
@@ -242,6 +260,10 @@ class PhotoRecipe:
         _odd_range("shake_sizes", self.shake_sizes)
         _odd_range("frames_count", self.frames_count)
         _check_range("frames_span", self.frames_span, 0, 64)
+        _check_range("talking_amplitude", self.talking_amplitude, 0, 32)
+        _check_range("talking_cycles", self.talking_cycles, 0, 8)
+        _check_range("talking_span", self.talking_span, 0, 64)
+        _check_range("talking_blink_amplitude", self.talking_blink_amplitude, 0, 16)
         _check_range("defocus_radius", self.defocus_radius, 0.5, 20)
         _check_range("gaussian_sigma", self.gaussian_sigma, 0.05, 20)
         _check_range("scale", self.scale, 1.0, 16)
@@ -380,6 +402,10 @@ def sample_params_batch(recipe: Recipe, rng: np.random.Generator, n: int, height
                 0, (recipe.frames_count[1] - recipe.frames_count[0]) // 2 + 1, n
             )
             spans = rng.uniform(*recipe.frames_span, n)
+            talking = np.zeros(n, dtype=bool)
+            if recipe.talking_probability > 0:  # drawn only when used, as above
+                talking = warped & (rng.random(n) < recipe.talking_probability)
+                spans = np.where(talking, rng.uniform(*recipe.talking_span, n), spans)
         cap = 2 * int(math.ceil(3 * recipe.gaussian_sigma[1])) + 1
         g_sizes, s1, s2, angle = _gaussians(rng, n, recipe.gaussian_sigma, recipe.anisotropic_probability, cap)
         lo, hi = recipe.shake_sizes
@@ -397,6 +423,16 @@ def sample_params_batch(recipe: Recipe, rng: np.random.Generator, n: int, height
         for i in np.flatnonzero(families == "frames"):
             field = W.sample_motion_field(rng, height, width, float(spans[i]))
             info[i] = {"family": "frames", "frames": int(frame_counts[i]), "span": float(spans[i]), "field": field}
+            if talking[i]:
+                info[i]["talking"] = T.sample_talking(
+                    rng,
+                    height,
+                    width,
+                    recipe.talking_amplitude,
+                    recipe.talking_cycles,
+                    recipe.talking_blink_probability,
+                    recipe.talking_blink_amplitude,
+                )
     else:
         factor = min(height, width) / recipe.reference_size
         grayscale = rng.random(n) < recipe.grayscale_probability
@@ -463,7 +499,7 @@ def apply_params_numpy(image: np.ndarray, params: dict[str, Any], rng: np.random
         x = ops.blur_numpy(x, params["kernel"])
     warp = _frames_info(params)
     if warp is not None:
-        x = W.average_warped_numpy(x, warp["field"], warp["frames"])
+        x = W.average_warped_numpy(x, warp["field"], warp["frames"], warp.get("talking"))
     if params["scale"] != 1.0:
         x = ops.resize_numpy(x, *ops.scaled_size(h, w, params["scale"]))
     if params["noise_sigma"] > 0:
@@ -558,7 +594,9 @@ def apply_params_torch(batch, params: list[dict[str, Any]], generator=None):
         if warped:
             x = x.clone()
             infos = [_frames_info(params[i]) for i in warped]
-            x[warped] = W.average_warped_torch(x[warped], [k["field"] for k in infos], [k["frames"] for k in infos])
+            x[warped] = W.average_warped_torch(
+                x[warped], [k["field"] for k in infos], [k["frames"] for k in infos], [k.get("talking") for k in infos]
+            )
         sigma = torch.tensor([p["noise_sigma"] for p in params], dtype=x.dtype, device=x.device).view(b, 1, 1, 1)
         groups: dict[tuple[int, int], list[int]] = {}
         for i, p in enumerate(params):

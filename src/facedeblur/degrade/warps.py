@@ -14,6 +14,9 @@ The field is stored on a coarse grid of control points (``(2, 2, G, G)``: veloci
 pixels of the image) and interpolated bilinearly to the image, which reproduces translation, rotation and
 zoom exactly and keeps the parameters small enough to store in a pair's JSON.
 
+Optionally a talking motion (:mod:`facedeblur.degrade.talking`: the jaw and lips, and the eyelids, moving
+back and forth on their own, zero at ``t = 0``) is added to every frame's displacement.
+
 Example:
     >>> import numpy as np
     >>> rng = np.random.default_rng(0)
@@ -29,6 +32,7 @@ from __future__ import annotations
 import numpy as np
 
 from facedeblur.degrade.frames import linear_to_srgb, srgb_to_linear
+from facedeblur.degrade.talking import talking_displacements
 
 GRID = 4  # control points per side of the coarse motion field
 LOCAL_SHARE = 0.35  # share of the span given to the local (non-rigid) part of the motion
@@ -115,16 +119,28 @@ def _instants(frames: int) -> np.ndarray:
     return (np.linspace(-0.5, 0.5, frames) if frames > 1 else np.zeros(1)).astype(np.float32)
 
 
-def average_warped_numpy(image: np.ndarray, field: np.ndarray, frames: int) -> np.ndarray:
+def average_warped_numpy(image: np.ndarray, field: np.ndarray, frames: int, talking: dict | None = None) -> np.ndarray:
     """Average ``frames`` copies of ``image`` moved along ``field`` (linear light; the middle one unmoved).
 
     Args:
         image: (H, W, 3) float RGB in [0, 1].
         field: (2, 2, G, G) motion from :func:`sample_motion_field`.
         frames: odd number of instants.
+        talking: optional talking motion from :func:`facedeblur.degrade.talking.sample_talking`, added to
+            every frame's displacement.
 
     Returns:
         (H, W, 3) float32 in [0, 1].
+
+    Example:
+        >>> import numpy as np
+        >>> from facedeblur.degrade.talking import sample_talking
+        >>> face = np.random.default_rng(0).random((128, 128, 3), dtype=np.float32)
+        >>> still = np.zeros((2, 2, 4, 4), np.float32)
+        >>> talking = sample_talking(np.random.default_rng(2), 128, 128, amplitude=(6.0, 6.0))
+        >>> change = np.abs(average_warped_numpy(face, still, 9, talking) - face).mean(axis=(1, 2))
+        >>> bool(change[85:110].mean() > 10 * change[:20].mean())  # the mouth ghosts, the forehead does not
+        True
     """
     import cv2
 
@@ -134,23 +150,26 @@ def average_warped_numpy(image: np.ndarray, field: np.ndarray, frames: int) -> n
     frames = _check_frames(frames)
     h, w = x.shape[:2]
     velocity, acceleration = dense_field(field, h, w)
+    extra = talking_displacements(talking, h, w, frames)
     grid_x, grid_y = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
     linear = srgb_to_linear(x)
     total = np.zeros_like(linear)
-    for t in _instants(frames):
-        d = t * velocity + t * t * acceleration
+    for t, more in zip(_instants(frames), extra, strict=True):
+        d = t * velocity + t * t * acceleration + more
         map_x, map_y = (grid_x + d[0]).astype(np.float32), (grid_y + d[1]).astype(np.float32)
         total += cv2.remap(linear, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     return linear_to_srgb(total / frames)
 
 
-def average_warped_torch(batch, fields: list[np.ndarray], frames: list[int]):
+def average_warped_torch(batch, fields: list[np.ndarray], frames: list[int], talking: list[dict | None] | None = None):
     """Batched :func:`average_warped_numpy` on the batch's device.
 
     Args:
         batch: (B, 3, H, W) float in [0, 1].
         fields: B motion fields (2, 2, G, G).
         frames: B odd frame counts.
+        talking: optional B talking motions (or None each); their displacement maps are made on the CPU by
+            :func:`facedeblur.degrade.talking.talking_displacements`, the same as the numpy path's.
 
     Returns:
         (B, 3, H, W), same device and dtype.
@@ -168,8 +187,12 @@ def average_warped_torch(batch, fields: list[np.ndarray], frames: list[int]):
 
     x = check_batch(batch)
     b, _, h, w = x.shape
-    if len(fields) != b or len(frames) != b:
-        raise ValueError(f"expected {b} fields and frame counts, got {len(fields)} and {len(frames)}")
+    talking = [None] * b if talking is None else list(talking)
+    if len(fields) != b or len(frames) != b or len(talking) != b:
+        raise ValueError(
+            f"expected {b} fields, frame counts and talking motions, "
+            f"got {len(fields)}, {len(frames)} and {len(talking)}"
+        )
     counts = [_check_frames(n) for n in frames]
     coarse = torch.from_numpy(np.stack([_check_field(f) for f in fields])).to(x.device)  # (B, 2, 2, G, G)
     dense = F.interpolate(coarse.flatten(1, 2), size=(h, w), mode="bilinear", align_corners=True)
@@ -181,7 +204,11 @@ def average_warped_torch(batch, fields: list[np.ndarray], frames: list[int]):
     grids = []
     for i, count in enumerate(counts):
         t = torch.from_numpy(_instants(count)).to(x.device).view(-1, 1, 1, 1)
-        grids.append(base + t * dense[i, 0] + t * t * dense[i, 1])
+        grid = base + t * dense[i, 0] + t * t * dense[i, 1]
+        if talking[i] is not None:
+            extra = torch.from_numpy(talking_displacements(talking[i], h, w, count)).to(x.device)
+            grid = grid + extra.permute(0, 2, 3, 1) * norm
+        grids.append(grid)
     linear = torch.where(x <= 0.04045, x / 12.92, ((x.float() + 0.055) / 1.055) ** 2.4)
     index = torch.repeat_interleave(torch.arange(b, device=x.device), torch.tensor(counts, device=x.device))
     moved = F.grid_sample(linear[index], torch.cat(grids), mode="bilinear", padding_mode="border", align_corners=True)
