@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from _face_helpers import canvas, place, val_faces
-from facedeblur.face.align import align_face, invert_affine, template
+from facedeblur.face.align import align_face, invert_affine, template, warp_image
 from facedeblur.face.detect import detect_faces
 from facedeblur.face.paste import crop_mask, paste_faces, paste_faces_pixels
 from facedeblur.images import from_float_rgb, to_float_rgb
@@ -146,3 +146,31 @@ def test_bad_arguments_are_rejected():
         paste_faces(rgb, [np.zeros((8, 9, 3))], [np.eye(2, 3)])
     with pytest.raises(ValueError, match="RGB"):
         paste_faces(np.zeros((50, 50)), [], [])
+
+
+def test_a_still_face_reuses_its_warped_mask_and_pastes_the_same_pixels():
+    from facedeblur.face import paste as paste_module
+    from facedeblur.face.paste import paste_changes, warped_mask
+
+    frame = np.random.default_rng(5).integers(0, 256, (120, 160, 3), dtype=np.uint8)
+    _, first = align_face(frame.astype(np.float32) / 255, _landmarks(70, 30, 20), 64)
+    _, second = align_face(frame.astype(np.float32) / 255, _landmarks(60, 70, 40), 64)  # overlaps the first
+    changes = [np.full((64, 64, 3), 0.1, np.float32), np.full((64, 64, 3), -0.05, np.float32)]
+    paste_module._warped.clear()
+    fresh = paste_changes(frame.copy(), changes, [first, second])
+    assert len(paste_module._warped) == 2
+    again = paste_changes(frame.copy(), changes, [first.copy(), second.copy()])  # equal matrices: cached masks
+    assert np.array_equal(fresh, again) and len(paste_module._warped) == 2
+    # the cached mask is exactly the warped crop mask, and nobody can change it
+    to_region = invert_affine(first)
+    mask = warped_mask(64, to_region, (50, 60))
+    expected = np.clip(warp_image(crop_mask(64), to_region, (50, 60), border="constant"), 0.0, 1.0)
+    assert warped_mask(64, to_region.copy(), (50, 60)) is mask and np.array_equal(mask, expected)
+    with pytest.raises(ValueError):
+        mask[0, 0] = 1.0
+    # a moved face gets its own mask; the cache stays small
+    for shift in range(2 * paste_module.MASK_CACHE):
+        moved = first.copy()
+        moved[0, 2] += shift
+        paste_changes(frame.copy(), changes[:1], [moved])
+    assert len(paste_module._warped) <= paste_module.MASK_CACHE

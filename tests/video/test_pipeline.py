@@ -212,3 +212,26 @@ def test_docstring_examples(name):
 
     result = doctest.testmod(importlib.import_module(name), optionflags=doctest.ELLIPSIS)
     assert result.attempted > 0 and result.failed == 0
+
+
+def test_drift_reuses_the_motion_measured_from_the_crop_the_model_saw(monkeypatch):
+    import cv2
+
+    from facedeblur.video import faces as faces_module
+    from facedeblur.video.faces import drift
+    from facedeblur.video.temporal import gray
+
+    rng = np.random.default_rng(6)
+    seen = np.dstack([cv2.GaussianBlur(rng.random((64, 64)).astype(np.float32), (0, 0), 2)] * 3)
+    current = np.roll(seen, 1, axis=1) + np.float32(0.01)
+    motion = FaceMotion()
+    seen_luma, current_luma = gray(seen), gray(current)
+    assert motion(3, seen, seen_luma).previous is None
+    moved = motion(3, current, current_luma)
+    assert moved.previous is seen_luma  # the model's crop was the previous frame's
+    expected = drift(seen_luma, current_luma)  # flow computed again
+    monkeypatch.setattr(faces_module, "dense_flow", lambda *a: pytest.fail("the flow was computed twice"))
+    assert drift(seen_luma, current_luma, motion=moved) == expected
+    # a crop the model saw earlier than the previous frame: its own flow is needed
+    with pytest.raises(pytest.fail.Exception):
+        drift(seen_luma.copy(), current_luma, motion=moved)

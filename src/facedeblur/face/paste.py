@@ -17,6 +17,9 @@ Example:
 
 from __future__ import annotations
 
+import functools
+import threading
+
 import numpy as np
 
 from facedeblur.face.align import invert_affine, warp_image
@@ -51,6 +54,63 @@ def crop_mask(size: int, erode: float = DEFAULT_ERODE, feather: float = DEFAULT_
     ramp = np.clip(ramp, 0.0, 1.0)
     ramp = ramp * ramp * (3 - 2 * ramp)
     return np.outer(ramp, ramp).astype(np.float32)
+
+
+@functools.lru_cache(maxsize=16)
+def _shared_mask(size: int, erode: float, feather: float) -> np.ndarray:
+    """:func:`crop_mask`, computed once per arguments and read-only (a video pastes the same mask every frame)."""
+    mask = crop_mask(size, erode, feather)
+    mask.flags.writeable = False
+    return mask
+
+
+MASK_CACHE = 8  # warped masks kept: a still face pastes the same mask at the same place frame after frame
+_warped: dict[tuple, np.ndarray] = {}
+_warped_lock = threading.Lock()
+
+
+def warped_mask(
+    size: int,
+    to_region: np.ndarray,
+    shape: tuple[int, int],
+    erode: float = DEFAULT_ERODE,
+    feather: float = DEFAULT_FEATHER,
+) -> np.ndarray:
+    """The crop's blend mask warped into a frame region and clipped to [0, 1] (read-only; reused when asked again).
+
+    A face that keeps its alignment from one video frame to the next (see ``hold`` of
+    :class:`facedeblur.video.faces.FaceStages`) is pasted with the same matrix into the same region:
+    its warped mask is the same array, so it is kept for the next frames instead of warped again.
+
+    Args:
+        size: side of the crop.
+        to_region: (2, 3) crop -> region matrix.
+        shape: (height, width) of the region.
+        erode, feather: see :func:`crop_mask`.
+
+    Returns:
+        (height, width) float32, exactly what warping :func:`crop_mask` with ``border="constant"`` gives.
+
+    Example:
+        >>> m = np.array([[1.0, 0.0, 2.0], [0.0, 1.0, 2.0]])
+        >>> a, b = warped_mask(16, m, (20, 20)), warped_mask(16, m.copy(), (20, 20))
+        >>> a is b, a.shape, float(a[10, 10])
+        (True, (20, 20), 1.0)
+    """
+    to_region = np.ascontiguousarray(to_region, np.float64)
+    key = (int(size), float(erode), float(feather), int(shape[0]), int(shape[1]), to_region.tobytes())
+    with _warped_lock:
+        found = _warped.get(key)
+    if found is not None:
+        return found
+    mask = warp_image(_shared_mask(int(size), float(erode), float(feather)), to_region, shape, border="constant")
+    np.clip(mask, 0.0, 1.0, out=mask)
+    mask.flags.writeable = False
+    with _warped_lock:
+        while len(_warped) >= MASK_CACHE:
+            del _warped[next(iter(_warped))]  # the oldest
+        _warped[key] = mask
+    return mask
 
 
 def paste_faces(
@@ -237,39 +297,40 @@ def paste_changes(
         return pixels
     y0, y1, x0, x1 = covered
     # In place on float32 buffers: a video frame pays a few passes over its faces' region, nothing more.
+    shape = (y1 - y0, x1 - x0)
     weighted = total = None
     for change, matrix, box in zip(changes, matrices, boxes, strict=True):
         if box is None:
             continue
         change = np.asarray(change, np.float32)
-        to_region = invert_affine(matrix).copy()
+        to_region = invert_affine(matrix)
         to_region[:, 2] -= (x0, y0)
-        mask = crop_mask(change.shape[0], erode, feather)
-        back = warp_image(change, to_region, (y1 - y0, x1 - x0), border="constant")
-        mask_back = np.clip(warp_image(mask, to_region, (y1 - y0, x1 - x0), border="constant"), 0.0, 1.0)
+        back = warp_image(change, to_region, shape, border="constant")
+        mask_back = warped_mask(change.shape[0], to_region, shape, erode, feather)
         back *= mask_back[:, :, None]
         if weighted is None:
             weighted, total = back, mask_back
         else:
             weighted += back
-            total += mask_back
+            total = total + mask_back  # not in place: the first mask may be a cached one
     if sum(box is not None for box in boxes) > 1:  # overlapping faces: averaged by mask weight
         weighted *= (np.minimum(total, 1.0) / np.maximum(total, 1e-12))[:, :, None]
     weighted *= 255.0 * float(weight)  # zero wherever no mask reaches: those pixels come back unchanged
     weighted += pixels[y0:y1, x0:x1]
-    exact = weighted.copy() if previous is not None and tolerance > 0 else None
-    weighted += 0.5
-    np.clip(weighted, 0, 255, out=weighted)
-    rounded = weighted.astype(np.uint8)
-    if exact is not None:
+    keep = None
+    if previous is not None and tolerance > 0:
+        # decided on the exact values, before they are rounded in place
         (py0, py1, px0, px1), values = previous
         iy0, iy1, ix0, ix1 = max(y0, py0), min(y1, py1), max(x0, px0), min(x1, px1)
         if iy1 > iy0 and ix1 > ix0:
             old = values[iy0 - py0 : iy1 - py0, ix0 - px0 : ix1 - px0]
-            new = exact[iy0 - y0 : iy1 - y0, ix0 - x0 : ix1 - x0]
+            new = weighted[iy0 - y0 : iy1 - y0, ix0 - x0 : ix1 - x0]
             keep = np.abs(old.astype(np.float32) - new) <= 0.5 + float(tolerance)
-            part = rounded[iy0 - y0 : iy1 - y0, ix0 - x0 : ix1 - x0]
-            np.copyto(part, old, where=keep)
+    weighted += 0.5
+    np.clip(weighted, 0, 255, out=weighted)
+    rounded = weighted.astype(np.uint8)
+    if keep is not None:
+        np.copyto(rounded[iy0 - y0 : iy1 - y0, ix0 - x0 : ix1 - x0], old, where=keep)
     pixels[y0:y1, x0:x1] = rounded
     return pixels
 

@@ -51,6 +51,7 @@ from facedeblur.video.temporal import (
     DEFAULT_WEIGHT,
     ChangeSmoother,
     FaceMotion,
+    Motion,
     dense_flow,
     gray,
     warp,
@@ -156,7 +157,7 @@ def align_crop(rgb: np.ndarray, matrix: np.ndarray, size: int) -> np.ndarray:
     y0 = int(np.clip(np.floor(points[:, 1].min() - pad), 0, height - 1))
     x1 = int(np.clip(np.ceil(points[:, 0].max() + pad) + 1, x0 + 1, width))
     y1 = int(np.clip(np.ceil(points[:, 1].max() + pad) + 1, y0 + 1, height))
-    region = rgb[y0:y1, x0:x1].astype(np.float32) * (1.0 / 255.0)
+    region = np.multiply(rgb[y0:y1, x0:x1], np.float32(1.0 / 255.0), dtype=np.float32)  # one pass, no copy
     shifted = np.asarray(matrix, np.float64).copy()
     shifted[:, 2] += shifted[:, :2] @ np.array([x0, y0], np.float64)
     # the region is the frame cut at (x0, y0); "reflect" then mirrors at the cut as at the frame's edge
@@ -180,16 +181,26 @@ def matrix_shift(old: np.ndarray, new: np.ndarray, size: int) -> float:
     return float(np.abs(moved - corners).max())
 
 
-def drift(seen: np.ndarray, current: np.ndarray, margin: float = 0.1) -> float:
+def drift(seen: np.ndarray, current: np.ndarray, margin: float = 0.1, motion: Motion | None = None) -> float:
     """Mean |current - seen moved along the flow| inside the crop (``margin`` of each side left out).
+
+    Args:
+        seen: (S, S) grey crop the model last ran on.
+        current: (S, S) grey crop of this frame.
+        margin: share of each side left out.
+        motion: this frame's :class:`~facedeblur.video.temporal.Motion`; when it was measured from
+            ``seen`` itself (the model ran on the previous frame), its error is the one wanted and no
+            flow is computed again.
 
     Example:
         >>> a = np.full((32, 32), 0.5, np.float32)
         >>> drift(a, a), round(drift(a, a + 0.01), 3)
         (0.0, 0.01)
     """
-    flow = dense_flow(seen, current)
-    error = np.abs(warp(seen, flow) - current)
+    if motion is not None and motion.previous is seen and motion.error is not None:
+        error = motion.error
+    else:
+        error = np.abs(warp(seen, dense_flow(seen, current)) - current)
     cut = int(round(margin * error.shape[0]))
     return float(error[cut : error.shape[0] - cut, cut : error.shape[1] - cut].mean())
 
@@ -290,12 +301,12 @@ class FaceStages:
             start = time.perf_counter()
             frame.data["motion"], frame.data["run"] = [], []
             for face, crop in zip(faces, frame.data["crops"], strict=True):
-                motion = self.motion(face.track_id, crop)
+                luma = gray(crop)
+                motion = self.motion(face.track_id, crop, luma)
                 since = self._since_model.get(face.track_id)
                 run = since is None or since + 1 >= self.model_interval or motion.flow is None
-                luma = gray(crop)
                 if not run:
-                    run = drift(self._seen[face.track_id], luma) > MAX_DRIFT / 255.0
+                    run = drift(self._seen[face.track_id], luma, motion=motion) > MAX_DRIFT / 255.0
                 if run:
                     self._seen[face.track_id] = luma
                 self._since_model[face.track_id] = 0 if run else since + 1

@@ -143,12 +143,15 @@ class Motion:
         error: (S, S) grey difference between this crop and the moved previous one (None: first frame).
         trust_scale: error at which the trust halves.
         noise: the track's running noise level (median error of its recent frames, [0, 1] grey).
+        previous: the previous frame's (S, S) grey crop the flow and error were measured from (None:
+            first frame); ``error`` is ``|warp(previous, flow) - grey crop|``.
     """
 
     flow: np.ndarray | None = None
     error: np.ndarray | None = None
     trust_scale: float = TRUST_SCALE
     noise: float = 0.0
+    previous: np.ndarray | None = None
 
     @property
     def still(self) -> np.ndarray | None:
@@ -187,8 +190,16 @@ class FaceMotion:
         self._previous: dict[int, np.ndarray] = {}
         self._noise: dict[int, float] = {}
 
-    def __call__(self, track_id: int | None, crop: np.ndarray) -> Motion:
-        luma = gray(crop)
+    def __call__(self, track_id: int | None, crop: np.ndarray, luma: np.ndarray | None = None) -> Motion:
+        """The crop's motion since the track's previous frame (and this crop remembered for the next).
+
+        Args:
+            track_id: the face's track (None: no previous frame, nothing remembered).
+            crop: (S, S, 3) float32 aligned face.
+            luma: ``gray(crop)`` when the caller has it already (kept as the track's previous crop: do
+                not modify it afterwards).
+        """
+        luma = gray(crop) if luma is None else luma
         previous = self._previous.get(track_id) if track_id is not None else None
         if track_id is not None:
             self._previous[track_id] = luma
@@ -201,7 +212,7 @@ class FaceMotion:
         noise = level if noise is None else noise + NOISE_MEMORY * (level - noise)
         if track_id is not None:
             self._noise[track_id] = noise
-        return Motion(flow, error, self.trust_scale, noise)
+        return Motion(flow, error, self.trust_scale, noise, previous)
 
     def keep(self, track_ids: set[int]) -> None:
         """Forget tracks that ended (constant memory on long videos)."""
